@@ -1,0 +1,140 @@
+# linerate build. `make` builds ./build/linerate; `make run` and `make test` are the README's two
+# commands and install what is missing first (scripts/setup.sh).
+#
+# Each source folder builds into its own static library; generated code (the OTLP protobuf-c
+# bindings) lives only in the build folder.
+
+BUILD   ?= build
+SAN     ?=
+CC      ?= cc
+CXX     ?= c++
+V       ?=
+Q        = $(if $(V),,@)
+
+PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lpthread -lm
+
+OPT      = -O2
+ifeq ($(SAN),1)
+OPT      = -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+PROTO_GEN = build/proto
+CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -I$(PROTO_GEN) $(PKG_CFLAGS) -MMD -MP
+CFLAGS_ALL   = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(CPPFLAGS_ALL)
+CXXFLAGS_ALL = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(CPPFLAGS_ALL)
+LDFLAGS_ALL  = $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+
+# ---- OTLP schema: fetched from a pinned npm package, compiled with protoc-c -------------------
+PROTO_NAMES = common/v1/common resource/v1/resource trace/v1/trace metrics/v1/metrics logs/v1/logs \
+              collector/trace/v1/trace_service collector/metrics/v1/metrics_service \
+              collector/logs/v1/logs_service
+PROTO_C     = $(patsubst %,$(PROTO_GEN)/opentelemetry/proto/%.pb-c.c,$(PROTO_NAMES))
+
+build/proto/.stamp: scripts/fetch-proto.sh
+	@mkdir -p build/proto-src build/proto
+	$(Q)scripts/fetch-proto.sh build/proto-src
+	$(Q)cd build/proto-src && protoc-c --c_out=../proto $(patsubst %,opentelemetry/proto/%.proto,$(PROTO_NAMES))
+	@touch $@
+
+$(PROTO_C): build/proto/.stamp ;
+
+# ---- sources ---------------------------------------------------------------------------------
+DP_SRC   = $(wildcard dataplane/*.c)
+CP_SRC   = $(filter-out control/main.c,$(wildcard control/*.c))
+GPU_SRC  = $(wildcard gpu/*.c)
+UNIT_SRC = $(wildcard tests/unit/*/*.cc)
+TOOL_SRC = $(wildcard tests/tools/*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+PROTO_OBJ = $(patsubst $(PROTO_GEN)/%.c,$(BUILD)/obj/proto/%.o,$(PROTO_C))
+
+LIB_PROTO = $(BUILD)/libotlp_pb.a
+LIB_DP    = $(BUILD)/libdataplane.a
+LIB_CP    = $(BUILD)/libcontrol.a
+LIB_GPU   = $(BUILD)/libgpu.a
+LIBS_ALL  = $(LIB_CP) $(LIB_DP) $(LIB_GPU) $(LIB_PROTO)
+
+BIN       = $(BUILD)/linerate
+UNIT_BIN  = $(patsubst tests/unit/%.cc,$(BUILD)/tests/unit/%,$(UNIT_SRC))
+TOOL_BIN  = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+
+.PHONY: all run test unit asan fuzz fuzz-build format format-check clean setup docs-check bench bench-quick
+all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+
+$(BUILD)/obj/proto/%.o: $(PROTO_GEN)/%.c build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 $(OPT) -g -w $(CPPFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(LIB_PROTO): $(PROTO_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $^
+$(LIB_DP): $(call obj,$(DP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^
+$(LIB_CP): $(call obj,$(CP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^
+$(LIB_GPU): $(call obj,$(GPU_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $(if $^,$^,)
+
+$(BIN): $(call obj,control/main.c) $(LIBS_ALL)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	@echo "built $@"
+
+$(BUILD)/tests/unit/%: tests/unit/%.cc $(LIBS_ALL) build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(LIBS_ALL) -lgtest -lgtest_main $(PKG_LIBS) $(LDFLAGS_ALL)
+
+$(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS_ALL) $(PKG_LIBS) $(LDFLAGS_ALL)
+
+# ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
+FUZZ_BUILD = build-fuzz
+FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude \
+              -I$(PROTO_GEN) $(PKG_CFLAGS)
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
+FUZZ_LIB_SRC = $(DP_SRC) $(PROTO_C)
+fuzz-build: build/proto/.stamp
+	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(DP_SRC) $(PROTO_C)
+	@mkdir -p $(FUZZ_BUILD)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wno-unused-command-line-argument -o $@ $< $(DP_SRC) $(PROTO_C) $(PKG_LIBS)
+FUZZ_SECONDS ?= 300
+fuzz: fuzz-build
+	$(Q)for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+	    $$( [ -f tests/fuzz/$$n.dict ] && echo -dict=tests/fuzz/$$n.dict ) || exit 1; done
+
+# ---- the README's two commands ------------------------------------------------------------------
+setup:
+	$(Q)scripts/setup.sh
+
+run: setup
+	$(Q)$(MAKE) --no-print-directory $(BIN)
+	$(Q)mkdir -p run
+	exec $(BIN) --run-dir run $(ARGS)
+
+test: setup
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)tests/run.sh
+
+asan:
+	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
+
+format:
+	$(Q)clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h' '*.cc')
+
+docs/CONFIG.md: $(BIN)
+	$(Q)$(BIN) --print-config-doc > $@
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

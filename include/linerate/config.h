@@ -1,0 +1,90 @@
+/* linerate's configuration: one struct, filled from embedded defaults, then a YAML file, then
+ * command-line flags, then checked as a whole (control/config.c). The parser is driven by one
+ * table per section; the same tables write docs/CONFIG.md. Read-only once finalized: every thread
+ * may read it without locks. */
+#ifndef LINERATE_CONFIG_H
+#define LINERATE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define LR_CFG_HOST_MAX 256
+#define LR_CFG_PATH_MAX 512
+
+/* A librdkafka property passed through untouched (exporters.kafka.producer). */
+struct lr_cfg_kv {
+    char *key;    /* owned */
+    char *value;  /* owned */
+};
+
+struct lr_config {
+    struct {
+        char host[LR_CFG_HOST_MAX];      /* receivers.otlp.http.endpoint host (default 127.0.0.1) */
+        uint16_t port;                   /* ... port (default 4318) */
+        uint64_t max_body_bytes;         /* receivers.otlp.http.max_request_body_size (20 MiB) */
+        uint32_t max_header_bytes;       /* receivers.otlp.http.max_header_bytes (64 KiB) */
+        uint32_t max_headers;            /* receivers.otlp.http.max_headers (100) */
+        uint32_t header_timeout_ms;      /* receivers.otlp.http.header_timeout_ms (10000) */
+        uint32_t idle_timeout_ms;        /* receivers.otlp.http.idle_timeout_ms (60000) */
+        uint32_t body_timeout_ms;        /* receivers.otlp.http.body_timeout_ms (30000) */
+    } http;
+    struct {
+        char cores[256];                 /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
+        uint32_t queue_size;             /* workers.queue_size: ring entries per worker (4096) */
+    } workers;
+    struct {
+        char brokers[1024];              /* exporters.kafka.brokers, comma-joined; "" = embedded */
+        char topic_traces[250];          /* exporters.kafka.traces_topic (otlp_spans) */
+        char topic_metrics[250];         /* exporters.kafka.metrics_topic (otlp_metrics) */
+        char topic_logs[250];            /* exporters.kafka.logs_topic (otlp_logs) */
+        bool partition_traces_by_id;     /* exporters.kafka.partition_traces_by_id (true) */
+        uint32_t embedded_partitions;    /* exporters.kafka.embedded_partitions (4) */
+        uint32_t flush_timeout_ms;       /* exporters.kafka.flush_timeout_ms (10000) */
+        struct lr_cfg_kv *producer;      /* exporters.kafka.producer: librdkafka properties */
+        size_t n_producer;
+    } kafka;
+    struct {
+        char host[LR_CFG_HOST_MAX];      /* admin.endpoint host (127.0.0.1) */
+        uint16_t port;                   /* admin.endpoint port (13133) */
+    } admin;
+    struct {
+        char run_dir[LR_CFG_PATH_MAX];   /* service.run_dir (/run/linerate) */
+        uint32_t status_interval_ms;     /* service.status_interval_ms (5000; 0 = off) */
+        uint32_t shutdown_grace_ms;      /* service.shutdown_grace_ms (10000) */
+    } service;
+};
+
+/* Fills `c` with the embedded defaults. Never fails. */
+void lr_cp_config_defaults(struct lr_config *c);
+
+/* Applies the YAML document in `path` on top of `c`. Returns 0, or -1 with `errstr` set to
+ * "PATH:LINE: KEY: REASON" (unknown key, wrong type, out of range, unreadable file, bad YAML). */
+int lr_cp_config_load_file(struct lr_config *c, const char *path, char *errstr, size_t errlen);
+
+/* The same for a YAML document in memory; `name` stands for the path in messages. */
+int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, const char *name,
+                             char *errstr, size_t errlen);
+
+/* Sets one key by its dotted name ("receivers.otlp.http.endpoint") from a string, with the same
+ * checks as the file. For `exporters.kafka.producer.<prop>` the value passes through. Returns 0
+ * or -1 with `errstr` set to "KEY: REASON". */
+int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, char *errstr,
+                     size_t errlen);
+
+/* Checks cross-field constraints. Returns 0 or -1 with `errstr` naming the key and why. */
+int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen);
+
+/* Frees what `c` owns (the producer properties). Accepts NULL. */
+void lr_cp_config_free(struct lr_config *c);
+
+/* Writes the configuration reference (docs/CONFIG.md) generated from the tables. */
+void lr_cp_config_write_doc(FILE *f);
+
+/* Parses the command line on top of `c` (defaults must be set first): `--config FILE` is applied
+ * first, then the other flags in order. Returns 0 to run, 1 when the run is complete (--help or
+ * --version printed to stdout, --print-config-doc), or -1 with `errstr` set. */
+int lr_cp_cli_parse(struct lr_config *c, int argc, char **argv, char *errstr, size_t errlen);
+
+#endif

@@ -1,0 +1,42 @@
+/* The dataplane's per-core workers, as the control thread sees them (dataplane/sock.c).
+ *
+ * One worker thread per selected CPU, pinned with hwloc, its memory from the CPU's NUMA node
+ * (libnuma). Each worker owns an epoll set, its own SO_REUSEPORT listener on the OTLP/HTTP
+ * endpoint, its connections and one SPSC ring of owned lr_msg records towards the output thread.
+ * Nothing on the request path takes a lock. */
+#ifndef LINERATE_WORKERS_H
+#define LINERATE_WORKERS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linerate/config.h"
+#include "linerate/ring.h"
+#include "linerate/stats.h"
+
+struct lr_dp_workers;
+
+struct lr_dp_worker_info {
+    int cpu;                        /* the logical CPU it is pinned to */
+    int numa_node;                  /* that CPU's NUMA node (0 without NUMA) */
+    struct lr_ring *ring;           /* worker → output thread (the output thread pops) */
+    const struct lr_worker_stats *stats;
+};
+
+/* Binds the listeners and starts the workers described by `cfg` (borrowed; must outlive the
+ * workers). Returns an owned handle, or NULL with `errstr` set (bad cpu list, bind failure...). */
+struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *errstr, size_t errlen);
+
+uint32_t lr_dp_workers_count(const struct lr_dp_workers *w);
+const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i);
+
+/* Graceful stop: every worker closes its listener, answers the requests in flight, closes idle
+ * connections, and exits once it has no request in progress or `grace_ms` passed. Blocks until
+ * all workers have exited. The rings stay valid (the output thread drains them afterwards). */
+void lr_dp_workers_stop(struct lr_dp_workers *w, uint32_t grace_ms);
+
+/* Frees the handle and the rings (any message still queued is freed). Accepts NULL. */
+void lr_dp_workers_free(struct lr_dp_workers *w);
+
+#endif
