@@ -1,0 +1,1111 @@
+/* linerate's configuration (include/linerate/config.h).
+ *
+ * One table per section (librdkafka's rdkafka_conf.c is the model): each row names a dotted key as
+ * it appears in the YAML, its type, where it lives in struct lr_config, its range, its default as
+ * text and its doc string. The same rows fill the defaults, parse the YAML file and --set values,
+ * check ranges, name the keys that exist when one does not, and write docs/CONFIG.md.
+ *
+ * The YAML shape follows the OpenTelemetry Collector where it maps (receivers.otlp.protocols.http,
+ * exporters.kafka.traces.topic), so that a Collector user finds the keys where they expect them. */
+#include "linerate/config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <yaml.h>
+
+enum vtype {
+    T_STRING,   /* char[size]; min = shortest length accepted */
+    T_ENDPOINT, /* HOST:PORT into char host[size] at off and uint16_t port at off2 */
+    T_UINT,     /* uint32_t or uint64_t (size), min..max */
+    T_BOOL,     /* bool */
+    T_BYTES,    /* like T_UINT, with an optional KiB/MiB/GiB suffix */
+    T_MS,       /* like T_UINT, a duration in milliseconds */
+    T_CPUS,     /* char[size]: "all" or a Linux cpu list */
+    T_TOPIC,    /* char[size]: a Kafka topic name */
+    T_BROKERS,  /* char[size]: HOST:PORT list, comma-joined; a YAML sequence or a string */
+    T_PROPS,    /* kafka.producer: a mapping passed through untouched */
+};
+
+#define F_ZERO_OFF 1u /* 0 is accepted besides min..max and means "off" */
+
+struct row {
+    const char *key;  /* dotted, as in the YAML */
+    enum vtype type;
+    size_t off;       /* into struct lr_config */
+    size_t size;      /* of the member: string capacity or integer width */
+    size_t off2;      /* T_ENDPOINT: the port member */
+    uint64_t min, max;
+    unsigned flags;
+    const char *def;  /* default, as text (what the docs show) */
+    const char *doc;
+};
+
+struct section {
+    const char *name;   /* heading in the docs */
+    const char *intro;
+    const struct row *rows;
+    size_t n;
+};
+
+#define FIELD(m) .off = offsetof(struct lr_config, m), .size = sizeof(((struct lr_config *)0)->m)
+#define KiB ((uint64_t)1024)
+#define MiB (KiB * 1024)
+#define GiB (MiB * 1024)
+#define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct row http_rows[] = {
+    {.key = "receivers.otlp.protocols.http.endpoint", .type = T_ENDPOINT, FIELD(http.host),
+     .off2 = offsetof(struct lr_config, http.port), .def = "127.0.0.1:4318",
+     .doc = "Address the OTLP/HTTP receiver listens on: `HOST:PORT`, `[V6]:PORT`, or `:PORT` to "
+            "change only the port."},
+    {.key = "receivers.otlp.protocols.http.max_request_body_size", .type = T_BYTES,
+     FIELD(http.max_body_bytes), .min = KiB, .max = 4 * GiB, .def = "20971520",
+     .doc = "Largest request body accepted, in bytes; a larger request is refused with 413."},
+    {.key = "receivers.otlp.protocols.http.max_header_bytes", .type = T_BYTES,
+     FIELD(http.max_header_bytes), .min = KiB, .max = MiB, .def = "65536",
+     .doc = "Largest request head (request line and header fields) accepted, in bytes."},
+    {.key = "receivers.otlp.protocols.http.max_headers", .type = T_UINT, FIELD(http.max_headers),
+     .min = 1, .max = 1000, .def = "100", .doc = "Most header fields accepted in one request."},
+    {.key = "receivers.otlp.protocols.http.header_timeout_ms", .type = T_MS,
+     FIELD(http.header_timeout_ms), .min = 100, .max = 3600000, .def = "10000",
+     .doc = "Time allowed to receive a complete request head."},
+    {.key = "receivers.otlp.protocols.http.idle_timeout_ms", .type = T_MS,
+     FIELD(http.idle_timeout_ms), .min = 100, .max = 3600000, .def = "60000",
+     .doc = "How long a keep-alive connection may sit idle between requests before it is closed."},
+    {.key = "receivers.otlp.protocols.http.body_timeout_ms", .type = T_MS,
+     FIELD(http.body_timeout_ms), .min = 100, .max = 3600000, .def = "30000",
+     .doc = "Time allowed to receive a complete request body."},
+};
+
+static const struct row workers_rows[] = {
+    {.key = "workers.cores", .type = T_CPUS, FIELD(workers.cores), .def = "all",
+     .doc = "CPUs that run a dataplane worker each: `all`, or a Linux cpu list such as `0-3,6`."},
+    {.key = "workers.queue_size", .type = T_UINT, FIELD(workers.queue_size), .min = 64,
+     .max = 1048576, .def = "4096",
+     .doc = "Entries in each worker's queue toward the Kafka exporter (rounded up to a power of "
+            "two)."},
+};
+
+static const struct row kafka_rows[] = {
+    {.key = "exporters.kafka.brokers", .type = T_BROKERS, FIELD(kafka.brokers), .def = "[]",
+     .doc = "Kafka bootstrap brokers: a list of `HOST:PORT`, or one string with commas. Empty "
+            "starts the embedded broker."},
+    {.key = "exporters.kafka.traces.topic", .type = T_TOPIC, FIELD(kafka.topic_traces),
+     .def = "otlp_spans", .doc = "Topic that receives spans."},
+    {.key = "exporters.kafka.metrics.topic", .type = T_TOPIC, FIELD(kafka.topic_metrics),
+     .def = "otlp_metrics", .doc = "Topic that receives metrics."},
+    {.key = "exporters.kafka.logs.topic", .type = T_TOPIC, FIELD(kafka.topic_logs),
+     .def = "otlp_logs", .doc = "Topic that receives log records."},
+    {.key = "exporters.kafka.partition_traces_by_id", .type = T_BOOL,
+     FIELD(kafka.partition_traces_by_id), .def = "true",
+     .doc = "Key span messages by trace ID, so that all spans of a trace land in one partition."},
+    {.key = "exporters.kafka.embedded_partitions", .type = T_UINT,
+     FIELD(kafka.embedded_partitions), .min = 1, .max = 256, .def = "4",
+     .doc = "Partitions per topic on the embedded broker (used when `brokers` is empty)."},
+    {.key = "exporters.kafka.flush_timeout_ms", .type = T_MS, FIELD(kafka.flush_timeout_ms),
+     .min = 0, .max = 600000, .def = "10000",
+     .doc = "At shutdown, how long to wait for queued messages to reach Kafka."},
+    {.key = "exporters.kafka.producer", .type = T_PROPS, FIELD(kafka.producer), .def = "{}",
+     .doc = "librdkafka producer properties (`linger.ms: 5`), passed through untouched; a later "
+            "key overrides an earlier one."},
+};
+
+static const struct row admin_rows[] = {
+    {.key = "admin.endpoint", .type = T_ENDPOINT, FIELD(admin.host),
+     .off2 = offsetof(struct lr_config, admin.port), .def = "127.0.0.1:13133",
+     .doc = "Address of the admin HTTP server (health and status)."},
+};
+
+static const struct row service_rows[] = {
+    {.key = "service.run_dir", .type = T_STRING, FIELD(service.run_dir), .min = 1,
+     .def = "/run/linerate", .doc = "Folder for runtime files."},
+    {.key = "service.status_interval_ms", .type = T_MS, FIELD(service.status_interval_ms),
+     .min = 100, .max = 3600000, .flags = F_ZERO_OFF, .def = "5000",
+     .doc = "How often to report a status summary; 0 turns it off."},
+    {.key = "service.shutdown_grace_ms", .type = T_MS, FIELD(service.shutdown_grace_ms),
+     .min = 0, .max = 600000, .def = "10000",
+     .doc = "At shutdown, how long requests in flight may take to finish."},
+};
+
+static const struct section sections[] = {
+    {"receivers.otlp.protocols.http", "The OTLP/HTTP receiver (`/v1/traces`, `/v1/metrics`, "
+     "`/v1/logs`).", http_rows, N_ROWS(http_rows)},
+    {"workers", "Dataplane workers: one thread pinned to each CPU.", workers_rows,
+     N_ROWS(workers_rows)},
+    {"exporters.kafka", "Where the telemetry goes. The shape follows the Collector's kafka "
+     "exporter.", kafka_rows, N_ROWS(kafka_rows)},
+    {"admin", "The admin HTTP server.", admin_rows, N_ROWS(admin_rows)},
+    {"service", "The process itself.", service_rows, N_ROWS(service_rows)},
+};
+
+#define N_SECTIONS N_ROWS(sections)
+
+/* ---- lookups over the tables ---------------------------------------------------------------- */
+
+static const struct row *row_find(const char *key)
+{
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        for (size_t i = 0; i < sections[s].n; i++)
+            if (strcmp(sections[s].rows[i].key, key) == 0)
+                return &sections[s].rows[i];
+    return NULL;
+}
+
+/* Whether `prefix` is an inner node of the key tree: some row lies below it. */
+static bool is_inner(const char *prefix)
+{
+    size_t n = strlen(prefix);
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        for (size_t i = 0; i < sections[s].n; i++) {
+            const char *k = sections[s].rows[i].key;
+            if (n == 0 || (strncmp(k, prefix, n) == 0 && k[n] == '.'))
+                return true;
+        }
+    return false;
+}
+
+/* Writes "a, b, c": the names directly below `prefix` ("" = the top level), in table order. */
+static void known_children(const char *prefix, char *out, size_t outlen)
+{
+    const char *seen[64];
+    size_t seen_len[64], n_seen = 0, n = strlen(prefix), used = 0;
+    out[0] = '\0';
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        for (size_t i = 0; i < sections[s].n; i++) {
+            const char *k = sections[s].rows[i].key;
+            if (n > 0 && (strncmp(k, prefix, n) != 0 || k[n] != '.'))
+                continue;
+            const char *child = n > 0 ? k + n + 1 : k;
+            size_t clen = strcspn(child, "."), j;
+            /* Rows below one child need not be adjacent. */
+            for (j = 0; j < n_seen; j++)
+                if (seen_len[j] == clen && strncmp(seen[j], child, clen) == 0)
+                    break;
+            if (j < n_seen || n_seen == 64)
+                continue;
+            seen[n_seen] = child;
+            seen_len[n_seen++] = clen;
+            int w = snprintf(out + used, outlen - used, "%s%.*s", used ? ", " : "", (int)clen,
+                             child);
+            if (w < 0 || (size_t)w >= outlen - used)
+                return;
+            used += (size_t)w;
+        }
+}
+
+/* ---- value parsers: text in, member out, or -1 with a reason -------------------------------- */
+
+static void reason(char *why, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reason(char *why, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, len, fmt, ap);
+    va_end(ap);
+}
+
+/* Parses decimal digits only (no sign, no blanks); false on anything else or overflow. */
+static bool parse_u64(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (len == 0)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        unsigned d = (unsigned)(s[i] - '0');
+        if (v > (UINT64_MAX - d) / 10)
+            return false;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return true;
+}
+
+/* "4GiB" when exact, else the plain number. */
+static void fmt_bytes(uint64_t v, char *out, size_t len)
+{
+    if (v >= GiB && v % GiB == 0)
+        snprintf(out, len, "%" PRIu64 "GiB", v / GiB);
+    else if (v >= MiB && v % MiB == 0)
+        snprintf(out, len, "%" PRIu64 "MiB", v / MiB);
+    else if (v >= KiB && v % KiB == 0)
+        snprintf(out, len, "%" PRIu64 "KiB", v / KiB);
+    else
+        snprintf(out, len, "%" PRIu64, v);
+}
+
+/* The accepted range as text: "1..1000", "1KiB..4GiB", "0 or 100..3600000". */
+static void fmt_range(const struct row *r, char *out, size_t len)
+{
+    char lo[32], hi[32];
+    if (r->type == T_BYTES) {
+        fmt_bytes(r->min, lo, sizeof(lo));
+        fmt_bytes(r->max, hi, sizeof(hi));
+    } else {
+        snprintf(lo, sizeof(lo), "%" PRIu64, r->min);
+        snprintf(hi, sizeof(hi), "%" PRIu64, r->max);
+    }
+    snprintf(out, len, "%s%s..%s", (r->flags & F_ZERO_OFF) ? "0 or " : "", lo, hi);
+}
+
+static void put_uint(struct lr_config *c, const struct row *r, uint64_t v)
+{
+    char *p = (char *)c + r->off;
+    if (r->size == sizeof(uint64_t)) {
+        uint64_t w = v;
+        memcpy(p, &w, sizeof(w));
+    } else {
+        uint32_t w = (uint32_t)v;
+        memcpy(p, &w, sizeof(w));
+    }
+}
+
+static int parse_number(struct lr_config *c, const struct row *r, const char *s, char *why,
+                        size_t wl)
+{
+    size_t len = strlen(s);
+    uint64_t v, mul = 1;
+    if (r->type == T_BYTES) {
+        static const struct { const char *sfx; uint64_t mul; } units[] = {
+            {"KiB", KiB}, {"MiB", MiB}, {"GiB", GiB}};
+        for (size_t i = 0; i < N_ROWS(units); i++)
+            if (len > 3 && strcmp(s + len - 3, units[i].sfx) == 0) {
+                mul = units[i].mul;
+                len -= 3;
+                break;
+            }
+        if (!parse_u64(s, len, &v) || v > UINT64_MAX / mul) {
+            reason(why, wl, "'%s' is not a size (an integer, optionally with KiB, MiB or GiB)", s);
+            return -1;
+        }
+        v *= mul;
+    } else if (!parse_u64(s, len, &v)) {
+        reason(why, wl, "'%s' is not an unsigned integer", s);
+        return -1;
+    }
+    if (!(v == 0 && (r->flags & F_ZERO_OFF)) && (v < r->min || v > r->max)) {
+        char range[80];
+        fmt_range(r, range, sizeof(range));
+        reason(why, wl, "%s is out of range %s", s, range);
+        return -1;
+    }
+    put_uint(c, r, v);
+    return 0;
+}
+
+static void put_string(struct lr_config *c, const struct row *r, const char *s)
+{
+    char *p = (char *)c + r->off;
+    /* Zero the whole member, so that two configs with the same values compare equal bytewise. */
+    memset(p, 0, r->size);
+    memcpy(p, s, strlen(s));
+}
+
+static bool host_char_ok(char ch, bool bracketed)
+{
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9'))
+        return true;
+    if (ch == '.' || ch == '-' || ch == '_')
+        return true;
+    return bracketed && (ch == ':' || ch == '%');
+}
+
+/* Splits "HOST:PORT", "[V6]:PORT" or ":PORT". `host` gets the host without brackets ("" for
+ * ":PORT"); `hostcap` is its capacity. */
+static int parse_endpoint(const char *s, char *host, size_t hostcap, uint16_t *port, char *why,
+                          size_t wl)
+{
+    const char *colon, *h = s;
+    size_t hlen;
+    bool bracketed = s[0] == '[';
+    if (bracketed) {
+        const char *close = strchr(s, ']');
+        if (!close) {
+            reason(why, wl, "'%s' has an unclosed '['", s);
+            return -1;
+        }
+        h = s + 1;
+        hlen = (size_t)(close - h);
+        colon = close + 1;
+        if (*colon != ':') {
+            reason(why, wl, "'%s' is not HOST:PORT (missing :PORT after ']')", s);
+            return -1;
+        }
+        if (hlen == 0) {
+            reason(why, wl, "'%s' has an empty address in brackets", s);
+            return -1;
+        }
+    } else {
+        colon = strrchr(s, ':');
+        if (!colon) {
+            reason(why, wl, "'%s' is not HOST:PORT (missing :PORT)", s);
+            return -1;
+        }
+        hlen = (size_t)(colon - s);
+        if (memchr(s, ':', hlen)) {
+            reason(why, wl, "'%s': put an IPv6 address in brackets, as in [::1]:4318", s);
+            return -1;
+        }
+    }
+    for (size_t i = 0; i < hlen; i++)
+        if (!host_char_ok(h[i], bracketed)) {
+            reason(why, wl, "'%s' has an invalid character in the host", s);
+            return -1;
+        }
+    if (hlen >= hostcap) {
+        reason(why, wl, "'%s': the host is longer than %zu characters", s, hostcap - 1);
+        return -1;
+    }
+    uint64_t p;
+    const char *ps = colon + 1;
+    if (!parse_u64(ps, strlen(ps), &p)) {
+        reason(why, wl, "'%s': port '%s' is not a number", s, ps);
+        return -1;
+    }
+    if (p < 1 || p > 65535) {
+        reason(why, wl, "'%s': port %s is out of range 1..65535", s, ps);
+        return -1;
+    }
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (uint16_t)p;
+    return 0;
+}
+
+static int parse_endpoint_row(struct lr_config *c, const struct row *r, const char *s, char *why,
+                              size_t wl)
+{
+    char host[LR_CFG_HOST_MAX];
+    uint16_t port;
+    if (parse_endpoint(s, host, sizeof(host), &port, why, wl) < 0)
+        return -1;
+    if (host[0] != '\0' || s[0] == '[') /* ":PORT" keeps the host */
+        put_string(c, r, host);
+    memcpy((char *)c + r->off2, &port, sizeof(port));
+    return 0;
+}
+
+/* "all", or a Linux cpu list: N or N-M items joined by commas, ascending within an item.
+ * `max_cpu` gets the highest CPU named (-1 for "all"). */
+static int parse_cpus(const char *s, long *max_cpu, char *why, size_t wl)
+{
+    *max_cpu = -1;
+    if (strcmp(s, "all") == 0)
+        return 0;
+    const char *p = s;
+    for (;;) {
+        uint64_t lo, hi;
+        size_t n = strspn(p, "0123456789");
+        if (n == 0 || n > 5 || !parse_u64(p, n, &lo))
+            goto bad;
+        p += n;
+        hi = lo;
+        if (*p == '-') {
+            p++;
+            n = strspn(p, "0123456789");
+            if (n == 0 || n > 5 || !parse_u64(p, n, &hi))
+                goto bad;
+            p += n;
+            if (hi < lo) {
+                reason(why, wl, "'%s': the range %" PRIu64 "-%" PRIu64 " ends before it starts",
+                       s, lo, hi);
+                return -1;
+            }
+        }
+        if ((long)hi > *max_cpu)
+            *max_cpu = (long)hi;
+        if (*p == '\0')
+            return 0;
+        if (*p != ',')
+            goto bad;
+        p++;
+    }
+bad:
+    reason(why, wl, "'%s' is not \"all\" or a cpu list such as 0-3,6", s);
+    return -1;
+}
+
+/* Kafka's rule (kafka.common.internals.Topic): 1..249 of [a-zA-Z0-9._-], not "." or "..". */
+static int check_topic(const char *s, char *why, size_t wl)
+{
+    size_t len = strlen(s);
+    if (len == 0) {
+        reason(why, wl, "a topic name must not be empty");
+        return -1;
+    }
+    if (len > 249) {
+        reason(why, wl, "a topic name is at most 249 characters (this one has %zu)", len);
+        return -1;
+    }
+    if (strcmp(s, ".") == 0 || strcmp(s, "..") == 0) {
+        reason(why, wl, "'%s' is not a valid topic name", s);
+        return -1;
+    }
+    for (size_t i = 0; i < len; i++)
+        if (!host_char_ok(s[i], false)) {
+            reason(why, wl, "'%s' has a character other than a-z A-Z 0-9 . _ -", s);
+            return -1;
+        }
+    return 0;
+}
+
+/* Appends one broker to the comma list in `list` (capacity `cap`) after checking it. */
+static int broker_append(char *list, size_t cap, const char *b, char *why, size_t wl)
+{
+    char host[LR_CFG_HOST_MAX];
+    uint16_t port;
+    if (parse_endpoint(b, host, sizeof(host), &port, why, wl) < 0)
+        return -1;
+    if (host[0] == '\0') {
+        reason(why, wl, "'%s': a broker needs a host", b);
+        return -1;
+    }
+    size_t used = strlen(list), blen = strlen(b);
+    if (used + (used ? 1 : 0) + blen >= cap) {
+        reason(why, wl, "the broker list is longer than %zu characters", cap - 1);
+        return -1;
+    }
+    if (used)
+        list[used++] = ',';
+    memcpy(list + used, b, blen + 1);
+    return 0;
+}
+
+/* A comma list, blanks around items ignored; "" = no brokers (the embedded one). */
+static int parse_broker_list(char *list, size_t cap, const char *s, char *why, size_t wl)
+{
+    char item[LR_CFG_HOST_MAX + 16];
+    const char *p = s;
+    while (*p == ' ')
+        p++;
+    if (*p == '\0')
+        return 0;
+    for (;;) {
+        size_t n = strcspn(p, ",");
+        const char *e = p + n;
+        while (n > 0 && (*p == ' ' || *p == '\t'))
+            p++, n--;
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+            n--;
+        if (n == 0) {
+            reason(why, wl, "'%s' has an empty item", s);
+            return -1;
+        }
+        if (n >= sizeof(item)) {
+            reason(why, wl, "'%.*s...' is too long for a broker", 32, p);
+            return -1;
+        }
+        memcpy(item, p, n);
+        item[n] = '\0';
+        if (broker_append(list, cap, item, why, wl) < 0)
+            return -1;
+        if (*e == '\0')
+            return 0;
+        p = e + 1;
+    }
+}
+
+/* Sets one property of kafka.producer: replaces the value of a property already there. */
+static int producer_put(struct lr_config *c, const char *key, const char *value, char *why,
+                        size_t wl)
+{
+    char *v = strdup(value);
+    if (!v)
+        goto oom;
+    for (size_t i = 0; i < c->kafka.n_producer; i++)
+        if (strcmp(c->kafka.producer[i].key, key) == 0) {
+            free(c->kafka.producer[i].value);
+            c->kafka.producer[i].value = v;
+            return 0;
+        }
+    char *k = strdup(key);
+    struct lr_cfg_kv *a = k ? realloc(c->kafka.producer, (c->kafka.n_producer + 1) * sizeof(*a))
+                            : NULL;
+    if (!a) {
+        free(k);
+        free(v);
+        goto oom;
+    }
+    a[c->kafka.n_producer++] = (struct lr_cfg_kv){.key = k, .value = v};
+    c->kafka.producer = a;
+    return 0;
+oom:
+    reason(why, wl, "out of memory");
+    return -1;
+}
+
+/* Applies a scalar (as text) to the row's member. T_PROPS is not handled here. */
+static int apply_text(struct lr_config *c, const struct row *r, const char *s, char *why,
+                      size_t wl)
+{
+    switch (r->type) {
+    case T_STRING:
+        if (strlen(s) < r->min) {
+            reason(why, wl, "must not be empty");
+            return -1;
+        }
+        if (strlen(s) >= r->size) {
+            reason(why, wl, "longer than %zu characters", r->size - 1);
+            return -1;
+        }
+        put_string(c, r, s);
+        return 0;
+    case T_ENDPOINT:
+        return parse_endpoint_row(c, r, s, why, wl);
+    case T_UINT:
+    case T_BYTES:
+    case T_MS:
+        return parse_number(c, r, s, why, wl);
+    case T_BOOL: {
+        static const char *const yes[] = {"true", "yes", "on"};
+        static const char *const no[] = {"false", "no", "off"};
+        for (size_t i = 0; i < 3; i++)
+            if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
+                bool v = strcasecmp(s, yes[i]) == 0;
+                memcpy((char *)c + r->off, &v, sizeof(v));
+                return 0;
+            }
+        reason(why, wl, "'%s' is not a boolean (true or false)", s);
+        return -1;
+    }
+    case T_CPUS: {
+        long max_cpu;
+        if (parse_cpus(s, &max_cpu, why, wl) < 0)
+            return -1;
+        if (strlen(s) >= r->size) {
+            reason(why, wl, "longer than %zu characters", r->size - 1);
+            return -1;
+        }
+        put_string(c, r, s);
+        return 0;
+    }
+    case T_TOPIC:
+        if (check_topic(s, why, wl) < 0)
+            return -1;
+        put_string(c, r, s);
+        return 0;
+    case T_BROKERS: {
+        char list[sizeof(c->kafka.brokers)] = "";
+        if (parse_broker_list(list, sizeof(list), s, why, wl) < 0)
+            return -1;
+        put_string(c, r, list);
+        return 0;
+    }
+    case T_PROPS:
+        break;
+    }
+    reason(why, wl, "not a single value");
+    return -1;
+}
+
+/* ---- public: defaults, set, free ------------------------------------------------------------ */
+
+void lr_cp_config_defaults(struct lr_config *c)
+{
+    char why[256];
+    memset(c, 0, sizeof(*c));
+    for (size_t s = 0; s < N_SECTIONS; s++)
+        for (size_t i = 0; i < sections[s].n; i++) {
+            const struct row *r = &sections[s].rows[i];
+            if (r->type == T_PROPS || (r->type == T_BROKERS && strcmp(r->def, "[]") == 0))
+                continue; /* empty: the memset did it */
+            /* The defaults are ours; a test checks that each one parses. */
+            (void)apply_text(c, r, r->def, why, sizeof(why));
+        }
+}
+
+void lr_cp_config_free(struct lr_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->kafka.n_producer; i++) {
+        free(c->kafka.producer[i].key);
+        free(c->kafka.producer[i].value);
+    }
+    free(c->kafka.producer);
+    c->kafka.producer = NULL;
+    c->kafka.n_producer = 0;
+}
+
+static void set_err(char *errstr, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *errstr, size_t errlen, const char *fmt, ...)
+{
+    if (!errstr || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(errstr, errlen, fmt, ap);
+    va_end(ap);
+}
+
+#define PRODUCER_KEY "exporters.kafka.producer"
+#define PRODUCER_PREFIX PRODUCER_KEY "."
+
+int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, char *errstr,
+                     size_t errlen)
+{
+    char why[512], known[512], path[512];
+    const struct row *r = row_find(key);
+    if (r && r->type != T_PROPS) {
+        if (apply_text(c, r, value, why, sizeof(why)) < 0) {
+            set_err(errstr, errlen, "%s: %s", key, why);
+            return -1;
+        }
+        return 0;
+    }
+    if (strcmp(key, PRODUCER_KEY) == 0 || strcmp(key, PRODUCER_PREFIX) == 0) {
+        set_err(errstr, errlen, "%s: name a property, as in %slinger.ms", PRODUCER_KEY,
+                PRODUCER_PREFIX);
+        return -1;
+    }
+    if (strncmp(key, PRODUCER_PREFIX, strlen(PRODUCER_PREFIX)) == 0) {
+        if (producer_put(c, key + strlen(PRODUCER_PREFIX), value, why, sizeof(why)) < 0) {
+            set_err(errstr, errlen, "%s: %s", key, why);
+            return -1;
+        }
+        return 0;
+    }
+    if (is_inner(key) && key[0] != '\0') {
+        known_children(key, known, sizeof(known));
+        set_err(errstr, errlen, "%s: a section, not a single value (keys: %s)", key, known);
+        return -1;
+    }
+    /* Name the first component that does not exist, and what exists beside it. */
+    if (key[0] == '\0') {
+        set_err(errstr, errlen, "(empty key): unknown key");
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s", key);
+    for (size_t n = 0;;) {
+        size_t next = n + strcspn(path + n, ".");
+        char saved = path[next];
+        path[next] = '\0';
+        if (saved != '\0' && row_find(path)) {
+            set_err(errstr, errlen, "%s: unknown key (%s takes a single value)", key, path);
+            return -1;
+        }
+        if (saved == '\0' || !is_inner(path)) {
+            if (n > 0)
+                path[n - 1] = '\0';
+            known_children(n > 0 ? path : "", known, sizeof(known));
+            if (n > 0)
+                path[n - 1] = '.';
+            set_err(errstr, errlen, "%s: unknown key (known: %s)", path, known);
+            return -1;
+        }
+        path[next] = saved;
+        n = next + 1;
+    }
+}
+
+/* ---- YAML ------------------------------------------------------------------------------------ */
+
+struct load {
+    struct lr_config *c;
+    yaml_document_t *doc;
+    const char *name;
+    char *errstr;
+    size_t errlen;
+};
+
+static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
+
+static const char *node_kind(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    case YAML_SEQUENCE_NODE:
+        return "a sequence";
+    default:
+        return "a scalar";
+    }
+}
+
+static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+
+/* A plain empty, "~" or "null" scalar: YAML's null. */
+static bool is_null(const yaml_node_t *n)
+{
+    if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
+        return false;
+    const char *s = scalar(n);
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0
+           || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+}
+
+static int load_fail(struct load *L, const yaml_node_t *n, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int load_fail(struct load *L, const yaml_node_t *n, const char *key, const char *fmt, ...)
+{
+    char why[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof(why), fmt, ap);
+    va_end(ap);
+    set_err(L->errstr, L->errlen, "%s:%zu: %s: %s", L->name, line_of(n), key, why);
+    return -1;
+}
+
+/* The key node before `p` in `map` with the same text as p's key, or NULL. */
+static const yaml_node_t *earlier_key(struct load *L, const yaml_node_t *map,
+                                      const yaml_node_pair_t *p)
+{
+    const char *k = scalar(yaml_document_get_node(L->doc, p->key));
+    for (const yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+        const yaml_node_t *qk = yaml_document_get_node(L->doc, q->key);
+        if (qk->type == YAML_SCALAR_NODE && strcmp(scalar(qk), k) == 0)
+            return qk;
+    }
+    return NULL;
+}
+
+static int load_producer(struct load *L, const char *path, const yaml_node_t *map)
+{
+    char key[512], why[512];
+    if (is_null(map))
+        return 0;
+    if (map->type != YAML_MAPPING_NODE)
+        return load_fail(L, map, path, "expected a mapping, got %s", node_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return load_fail(L, k, path, "a key must be a scalar, got %s", node_kind(k));
+        snprintf(key, sizeof(key), "%s.%s", path, scalar(k));
+        /* Within one mapping a repeated key is a mistake; across sources the later one wins. */
+        const yaml_node_t *first = earlier_key(L, map, p);
+        if (first)
+            return load_fail(L, k, key, "duplicate key (first at line %zu)", line_of(first));
+        if (v->type != YAML_SCALAR_NODE)
+            return load_fail(L, v, key, "expected a scalar, got %s", node_kind(v));
+        if (is_null(v))
+            return load_fail(L, v, key, "missing value");
+        if (producer_put(L->c, scalar(k), scalar(v), why, sizeof(why)) < 0)
+            return load_fail(L, v, key, "%s", why);
+    }
+    return 0;
+}
+
+static int load_brokers(struct load *L, const struct row *r, const yaml_node_t *v)
+{
+    char list[sizeof(L->c->kafka.brokers)] = "", why[512];
+    if (v->type == YAML_MAPPING_NODE)
+        return load_fail(L, v, r->key, "expected a sequence of HOST:PORT or a string, got %s",
+                         node_kind(v));
+    if (v->type == YAML_SCALAR_NODE) {
+        if (!is_null(v) && parse_broker_list(list, sizeof(list), scalar(v), why, sizeof(why)) < 0)
+            return load_fail(L, v, r->key, "%s", why);
+    } else {
+        for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+             it++) {
+            yaml_node_t *b = yaml_document_get_node(L->doc, *it);
+            if (b->type != YAML_SCALAR_NODE || is_null(b))
+                return load_fail(L, b, r->key, "a broker must be a HOST:PORT string, got %s",
+                                 is_null(b) ? "null" : node_kind(b));
+            if (broker_append(list, sizeof(list), scalar(b), why, sizeof(why)) < 0)
+                return load_fail(L, b, r->key, "%s", why);
+        }
+    }
+    put_string(L->c, r, list);
+    return 0;
+}
+
+static int load_leaf(struct load *L, const struct row *r, const yaml_node_t *v)
+{
+    char why[512];
+    if (r->type == T_PROPS)
+        return load_producer(L, r->key, v);
+    if (r->type == T_BROKERS)
+        return load_brokers(L, r, v);
+    if (v->type != YAML_SCALAR_NODE)
+        return load_fail(L, v, r->key, "expected a scalar, got %s", node_kind(v));
+    if (is_null(v))
+        return load_fail(L, v, r->key, "missing value");
+    if (apply_text(L->c, r, scalar(v), why, sizeof(why)) < 0)
+        return load_fail(L, v, r->key, "%s", why);
+    return 0;
+}
+
+/* Walks one mapping whose dotted path is `prefix` ("" at the top). The depth is bounded by the
+ * tables: a key deeper than any row is unknown, so aliases that loop cannot recurse forever. */
+static int load_mapping(struct load *L, const char *prefix, const yaml_node_t *map)
+{
+    char key[512], known[512];
+    const char *where = prefix[0] ? prefix : "(top level)";
+    if (is_null(map))
+        return 0; /* "http:" with nothing below: all defaults */
+    if (map->type != YAML_MAPPING_NODE)
+        return load_fail(L, map, where, "expected a mapping, got %s", node_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return load_fail(L, k, where, "a key must be a scalar, got %s", node_kind(k));
+        int w = snprintf(key, sizeof(key), "%s%s%s", prefix, prefix[0] ? "." : "", scalar(k));
+        const yaml_node_t *first = earlier_key(L, map, p);
+        if (first)
+            return load_fail(L, k, key, "duplicate key (first at line %zu)", line_of(first));
+        const struct row *r = NULL;
+        bool dotted = strchr(scalar(k), '.') != NULL || scalar(k)[0] == '\0';
+        if (w < 0 || (size_t)w >= sizeof(key) || dotted)
+            ; /* unknown: keys are single names (the producer's are handled apart) */
+        else if ((r = row_find(key)) != NULL) {
+            if (load_leaf(L, r, v) < 0)
+                return -1;
+            continue;
+        } else if (is_inner(key)) {
+            if (load_mapping(L, key, v) < 0)
+                return -1;
+            continue;
+        }
+        known_children(prefix, known, sizeof(known));
+        return load_fail(L, k, key, "unknown key (known: %s)", known);
+    }
+    return 0;
+}
+
+int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, const char *name,
+                             char *errstr, size_t errlen)
+{
+    yaml_parser_t parser;
+    yaml_document_t doc, extra;
+    int rc = -1;
+    if (!yaml_parser_initialize(&parser)) {
+        set_err(errstr, errlen, "%s: out of memory", name);
+        return -1;
+    }
+    yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
+                parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+        goto out_parser;
+    }
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root) {
+        /* A second document would be silently ignored: refuse it. */
+        if (!yaml_parser_load(&parser, &extra)) {
+            set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
+                    parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+            goto out_doc;
+        }
+        yaml_node_t *second = yaml_document_get_root_node(&extra);
+        if (second) {
+            set_err(errstr, errlen, "%s:%zu: (document): only one YAML document is allowed",
+                    name, line_of(second));
+            yaml_document_delete(&extra);
+            goto out_doc;
+        }
+        yaml_document_delete(&extra);
+        struct load L = {.c = c, .doc = &doc, .name = name, .errstr = errstr, .errlen = errlen};
+        if (load_mapping(&L, "", root) < 0)
+            goto out_doc;
+    }
+    rc = 0;
+out_doc:
+    yaml_document_delete(&doc);
+out_parser:
+    yaml_parser_delete(&parser);
+    return rc;
+}
+
+int lr_cp_config_load_file(struct lr_config *c, const char *path, char *errstr, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+    if (!f) {
+        set_err(errstr, errlen, "%s: cannot open: %s", path, strerror(errno));
+        return -1;
+    }
+    for (;;) {
+        if (len == cap) {
+            /* A configuration file is small; past 16 MiB it is the wrong file. */
+            if (cap >= 16 * MiB) {
+                set_err(errstr, errlen, "%s: larger than 16 MiB: not a configuration file", path);
+                goto out;
+            }
+            char *nb = realloc(buf, cap ? cap * 2 : 4096);
+            if (!nb) {
+                set_err(errstr, errlen, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nb;
+            cap = cap ? cap * 2 : 4096;
+        }
+        size_t n = fread(buf + len, 1, cap - len, f);
+        len += n;
+        if (n == 0) {
+            if (ferror(f)) {
+                set_err(errstr, errlen, "%s: cannot read: %s", path, strerror(errno));
+                goto out;
+            }
+            break;
+        }
+    }
+    rc = lr_cp_config_load_string(c, buf, len, path, errstr, errlen);
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+/* ---- cross-field checks --------------------------------------------------------------------- */
+
+static bool wildcard_host(const char *h)
+{
+    return h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
+}
+
+int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
+{
+    char why[512];
+    long max_cpu;
+    if (parse_cpus(c->workers.cores, &max_cpu, why, sizeof(why)) < 0) {
+        set_err(errstr, errlen, "workers.cores: %s", why);
+        return -1;
+    }
+    long ncpu = sysconf(_SC_NPROCESSORS_CONF);
+    if (ncpu > 0 && max_cpu >= ncpu) {
+        set_err(errstr, errlen, "workers.cores: cpu %ld does not exist (this machine has cpus "
+                "0-%ld)", max_cpu, ncpu - 1);
+        return -1;
+    }
+    /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
+    if (c->admin.port == c->http.port
+        && (strcmp(c->admin.host, c->http.host) == 0 || wildcard_host(c->admin.host)
+            || wildcard_host(c->http.host))) {
+        set_err(errstr, errlen, "admin.endpoint: port %u is already taken by "
+                "receivers.otlp.protocols.http.endpoint", (unsigned)c->admin.port);
+        return -1;
+    }
+    /* librdkafka would take these over exporters.kafka.brokers, or the other way round: one
+     * place for the brokers only. */
+    for (size_t i = 0; i < c->kafka.n_producer; i++) {
+        const char *k = c->kafka.producer[i].key;
+        if (strcmp(k, "bootstrap.servers") == 0 || strcmp(k, "metadata.broker.list") == 0) {
+            set_err(errstr, errlen, "%s%s: set exporters.kafka.brokers instead", PRODUCER_PREFIX,
+                    k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* ---- docs/CONFIG.md ------------------------------------------------------------------------ */
+
+static const char *type_name(enum vtype t)
+{
+    switch (t) {
+    case T_STRING:
+        return "string";
+    case T_ENDPOINT:
+        return "host:port";
+    case T_UINT:
+        return "uint";
+    case T_BOOL:
+        return "bool";
+    case T_BYTES:
+        return "bytes";
+    case T_MS:
+        return "duration (ms)";
+    case T_CPUS:
+        return "cpu list";
+    case T_TOPIC:
+        return "topic";
+    case T_BROKERS:
+        return "list of host:port";
+    case T_PROPS:
+        return "map";
+    }
+    return "?";
+}
+
+static void doc_range(const struct row *r, char *out, size_t len)
+{
+    switch (r->type) {
+    case T_UINT:
+    case T_BYTES:
+    case T_MS:
+        fmt_range(r, out, len);
+        return;
+    case T_STRING:
+        snprintf(out, len, "1..%zu characters", r->size - 1);
+        return;
+    case T_ENDPOINT:
+        snprintf(out, len, "port 1..65535");
+        return;
+    case T_BOOL:
+        snprintf(out, len, "true, false");
+        return;
+    case T_CPUS:
+        snprintf(out, len, "`all` or cpus that exist");
+        return;
+    case T_TOPIC:
+        snprintf(out, len, "1..249 of `a-z A-Z 0-9 . _ -`");
+        return;
+    case T_BROKERS:
+        snprintf(out, len, "up to %zu characters joined", r->size - 1);
+        return;
+    case T_PROPS:
+        snprintf(out, len, "librdkafka properties");
+        return;
+    }
+    out[0] = '\0';
+}
+
+/* A Markdown table cell: '|' would end it. */
+static void md_cell(FILE *f, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '|')
+            fputc('\\', f);
+        fputc(*s, f);
+    }
+}
+
+void lr_cp_config_write_doc(FILE *f)
+{
+    char range[128];
+    fputs("# linerate configuration reference\n\n"
+          "Generated from the tables in `control/config.c`; do not edit by hand. Regenerate with\n"
+          "`build/tests/tools/config_doc > docs/CONFIG.md` (a unit test fails when this file is\n"
+          "stale). `docs/linerate.example.yaml` lists every key with its default.\n\n"
+          "linerate starts from the defaults below, applies the YAML file given with\n"
+          "`--config FILE`, then the other command-line flags in order, and finally checks the\n"
+          "result as a whole. `--set KEY=VALUE` sets any key by its dotted name, as in\n"
+          "`--set receivers.otlp.protocols.http.max_headers=200` or\n"
+          "`--set exporters.kafka.producer.linger.ms=5`. Sizes take a plain integer or a `KiB`,\n"
+          "`MiB` or `GiB` suffix; durations are integers in milliseconds. Unknown keys, values of\n"
+          "the wrong type and values out of range are errors that name the file, line and key.\n",
+          f);
+    for (size_t s = 0; s < N_SECTIONS; s++) {
+        const struct section *sec = &sections[s];
+        fprintf(f, "\n## %s\n\n%s\n\n", sec->name, sec->intro);
+        fputs("| key | type | default | range | meaning |\n", f);
+        fputs("|---|---|---|---|---|\n", f);
+        for (size_t i = 0; i < sec->n; i++) {
+            const struct row *r = &sec->rows[i];
+            doc_range(r, range, sizeof(range));
+            fprintf(f, "| `%s` | %s | `", r->key, type_name(r->type));
+            md_cell(f, r->def);
+            fputs("` | ", f);
+            md_cell(f, range);
+            fputs(" | ", f);
+            md_cell(f, r->doc);
+            fputs(" |\n", f);
+        }
+    }
+}
