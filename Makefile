@@ -24,7 +24,8 @@ PROTO_GEN = build/proto
 CPPFLAGS_ALL = -D_GNU_SOURCE -Iinclude -I$(PROTO_GEN) $(PKG_CFLAGS) -MMD -MP
 CFLAGS_ALL   = -std=c11 $(OPT) -g -Wall -Wextra -Werror $(CPPFLAGS_ALL)
 CXXFLAGS_ALL = -std=c++17 $(OPT) -g -Wall -Wextra -Werror $(CPPFLAGS_ALL)
-LDFLAGS_ALL  = $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+SAN_FLAGS    = -fsanitize=address,undefined
+LDFLAGS_ALL  = $(if $(filter 1,$(SAN)),$(SAN_FLAGS))
 
 # ---- OTLP schema: fetched from a pinned npm package, compiled with protoc-c -------------------
 PROTO_NAMES = common/v1/common resource/v1/resource trace/v1/trace metrics/v1/metrics logs/v1/logs \

@@ -1,0 +1,384 @@
+/* Admin endpoint. Metric names follow the OpenTelemetry Collector's own telemetry where the
+ * meaning is the same (otelcol_receiver_*, otelcol_exporter_*), so existing dashboards and alert
+ * rules keep working; linerate-specific counters are linerate_*. */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "linerate/error.h"
+#include "linerate/http1.h"
+
+struct admin_conn {
+    struct lr_cp_ev ev;
+    struct lr_cp_admin *a;
+    int fd;
+    struct lr_http1_conn *h;
+    struct admin_conn *prev, *next;
+};
+
+struct lr_cp_admin {
+    struct lr_cp_ev ev;
+    struct lr_cp_state *st;
+    int epfd, lfd;
+    struct lr_http1_limits limits;
+    struct lr_http_handler handler;
+    struct admin_conn *conns;
+    char *body;   /* the last response body (the engine copies it) */
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- /metrics ---------------------------------------------------------------------------------- */
+
+static const char *const sig_names[LR_SIG_COUNT] = { "traces", "metrics", "logs" };
+static const char *const item_suffix[LR_SIG_COUNT] = { "spans", "metric_points", "log_records" };
+static const char *const item_what[LR_SIG_COUNT] = { "spans", "metric points", "log records" };
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+    fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
+{
+    uint32_t nw = st->workers ? lr_dp_workers_count(st->workers) : 0;
+    char name[128], help[256];
+    for (int s = 0; s < LR_SIG_COUNT; s++) {
+        uint64_t acc = 0, ref = 0;
+        for (uint32_t i = 0; i < nw; i++) {
+            const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
+            acc += lr_stat_get(&ws->accepted[s]);
+            ref += lr_stat_get(&ws->refused[s]);
+        }
+        snprintf(name, sizeof(name), "otelcol_receiver_accepted_%s", item_suffix[s]);
+        snprintf(help, sizeof(help), "Number of %s successfully pushed into the pipeline.",
+                 item_what[s]);
+        family(f, name, "counter", help);
+        fprintf(f, "%s{receiver=\"otlp\",transport=\"http\"} %llu\n", name,
+                (unsigned long long)acc);
+        snprintf(name, sizeof(name), "otelcol_receiver_refused_%s", item_suffix[s]);
+        snprintf(help, sizeof(help), "Number of %s that could not be pushed into the pipeline.",
+                 item_what[s]);
+        family(f, name, "counter", help);
+        fprintf(f, "%s{receiver=\"otlp\",transport=\"http\"} %llu\n", name,
+                (unsigned long long)ref);
+    }
+    if (st->kafka) {
+        const struct lr_output_stats *os = lr_cp_kafka_stats(st->kafka);
+        for (int s = 0; s < LR_SIG_COUNT; s++) {
+            snprintf(name, sizeof(name), "otelcol_exporter_sent_%s", item_suffix[s]);
+            snprintf(help, sizeof(help), "Number of %s successfully sent to destination.",
+                     item_what[s]);
+            family(f, name, "counter", help);
+            fprintf(f, "%s{exporter=\"kafka\"} %llu\n", name,
+                    (unsigned long long)lr_stat_get(&os->sent[s]));
+            snprintf(name, sizeof(name), "otelcol_exporter_send_failed_%s", item_suffix[s]);
+            snprintf(help, sizeof(help), "Number of %s in failed attempts to send to destination.",
+                     item_what[s]);
+            family(f, name, "counter", help);
+            fprintf(f, "%s{exporter=\"kafka\"} %llu\n", name,
+                    (unsigned long long)lr_stat_get(&os->send_failed[s]));
+        }
+        family(f, "otelcol_exporter_queue_size", "gauge", "Current size of the retry queue (in batches).");
+        fprintf(f, "otelcol_exporter_queue_size{exporter=\"kafka\"} %llu\n",
+                (unsigned long long)lr_cp_kafka_queue_size(st->kafka));
+        family(f, "otelcol_exporter_queue_capacity", "gauge", "Fixed capacity of the retry queue (in batches).");
+        fprintf(f, "otelcol_exporter_queue_capacity{exporter=\"kafka\"} %llu\n",
+                (unsigned long long)nw * st->cfg->workers.queue_size);
+        family(f, "linerate_kafka_records_sent_total", "counter", "Kafka records acknowledged by the broker.");
+        fprintf(f, "linerate_kafka_records_sent_total %llu\n",
+                (unsigned long long)lr_stat_get(&os->records_sent));
+        family(f, "linerate_kafka_records_failed_total", "counter", "Kafka records that failed permanently.");
+        fprintf(f, "linerate_kafka_records_failed_total %llu\n",
+                (unsigned long long)lr_stat_get(&os->records_failed));
+        family(f, "linerate_kafka_connected", "gauge", "1 once a Kafka broker has answered.");
+        fprintf(f, "linerate_kafka_connected %d\n", lr_cp_kafka_connected(st->kafka) ? 1 : 0);
+    }
+
+#define PER_WORKER(metric, type, help, expr)                                                       \
+    do {                                                                                           \
+        family(f, metric, type, help);                                                             \
+        for (uint32_t i = 0; i < nw; i++) {                                                        \
+            const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);               \
+            const struct lr_worker_stats *ws = wi->stats;                                          \
+            (void)ws;                                                                              \
+            fprintf(f, "%s{worker=\"%u\",cpu=\"%d\",numa_node=\"%d\"} %llu\n", metric, i, wi->cpu, \
+                    wi->numa_node, (unsigned long long)(expr));                                     \
+        }                                                                                          \
+    } while (0)
+
+    family(f, "linerate_worker_requests_total", "counter", "OTLP export requests answered 200, per worker and signal.");
+    family(f, "linerate_worker_items_accepted_total", "counter", "Items accepted, per worker and signal.");
+    for (uint32_t i = 0; i < nw; i++) {
+        const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);
+        for (int s = 0; s < LR_SIG_COUNT; s++) {
+            fprintf(f,
+                    "linerate_worker_requests_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} %llu\n",
+                    i, wi->cpu, sig_names[s],
+                    (unsigned long long)lr_stat_get(&wi->stats->requests[s]));
+            fprintf(f,
+                    "linerate_worker_items_accepted_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} "
+                    "%llu\n",
+                    i, wi->cpu, sig_names[s],
+                    (unsigned long long)lr_stat_get(&wi->stats->accepted[s]));
+        }
+    }
+    PER_WORKER("linerate_worker_bad_requests_total", "counter", "Requests answered 4xx.",
+               lr_stat_get(&ws->bad_requests));
+    PER_WORKER("linerate_worker_overloaded_total", "counter", "Requests answered 503 because the output queue was full.",
+               lr_stat_get(&ws->overloaded));
+    PER_WORKER("linerate_worker_connections_accepted_total", "counter", "TCP connections accepted.",
+               lr_stat_get(&ws->conns_accepted));
+    PER_WORKER("linerate_worker_connections_open", "gauge", "TCP connections open.",
+               lr_stat_get(&ws->conns_open));
+    PER_WORKER("linerate_worker_received_bytes_total", "counter", "Bytes received.",
+               lr_stat_get(&ws->bytes_in));
+    PER_WORKER("linerate_worker_sent_bytes_total", "counter", "Bytes sent.",
+               lr_stat_get(&ws->bytes_out));
+    PER_WORKER("linerate_worker_queue_depth", "gauge", "Records waiting in the worker's ring to the output thread.",
+               lr_ring_count(wi->ring));
+#undef PER_WORKER
+    family(f, "linerate_ready", "gauge", "1 while accepting OTLP traffic.");
+    fprintf(f, "linerate_ready %d\n", atomic_load(&((struct lr_cp_state *)st)->ready) ? 1 : 0);
+    family(f, "linerate_uptime_seconds", "gauge", "Seconds since start.");
+    fprintf(f, "linerate_uptime_seconds %.3f\n", (double)(now_ns() - st->start_ns) / 1e9);
+}
+
+/* ---- HTTP ------------------------------------------------------------------------------------- */
+
+static void set_body(struct lr_cp_admin *a, struct lr_http_resp *resp, char *body, size_t len)
+{
+    free(a->body);
+    a->body = body;
+    resp->body = lr_slice_make(body, len);
+}
+
+static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_resp *resp)
+{
+    struct lr_cp_admin *a = ctx;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) {
+        resp->status = 500;
+        return;
+    }
+    bool get = lr_slice_eq(req->method, "GET") || lr_slice_eq(req->method, "HEAD");
+    resp->content_type = "text/plain; charset=utf-8";
+    if (!get && (lr_slice_eq(req->path, "/health") || lr_slice_eq(req->path, "/ready") ||
+                 lr_slice_eq(req->path, "/metrics"))) {
+        resp->status = 405;
+        resp->extra_headers = "Allow: GET, HEAD\r\n";
+        fprintf(f, "method not allowed\n");
+    } else if (lr_slice_eq(req->path, "/health")) {
+        resp->status = 200;
+        resp->content_type = "application/json";
+        fprintf(f, "{\"status\":\"Server available\",\"uptime_s\":%.3f}\n",
+                (double)(now_ns() - a->st->start_ns) / 1e9);
+    } else if (lr_slice_eq(req->path, "/ready")) {
+        bool ready = atomic_load(&a->st->ready);
+        bool kafka = a->st->kafka && lr_cp_kafka_connected(a->st->kafka);
+        resp->status = ready ? 200 : 503;
+        resp->content_type = "application/json";
+        fprintf(f, "{\"ready\":%s,\"kafka_connected\":%s}\n", ready ? "true" : "false",
+                kafka ? "true" : "false");
+    } else if (lr_slice_eq(req->path, "/metrics")) {
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        lr_cp_metrics_write(a->st, f);
+    } else {
+        resp->status = 404;
+        fprintf(f, "not found; try /health, /ready or /metrics\n");
+    }
+    fclose(f);
+    set_body(a, resp, buf, lr_slice_eq(req->method, "HEAD") ? 0 : len);
+}
+
+static void on_error(void *ctx, const struct lr_http_req *req, int err, const char *reason,
+                     struct lr_http_resp *resp)
+{
+    (void)req;
+    struct lr_cp_admin *a = ctx;
+    char *msg = NULL;
+    if (asprintf(&msg, "%s\n", reason ? reason : lr_err_name(err)) < 0)
+        return;
+    resp->content_type = "text/plain; charset=utf-8";
+    set_body(a, resp, msg, strlen(msg));
+}
+
+static void conn_close(struct admin_conn *c)
+{
+    struct lr_cp_admin *a = c->a;
+    epoll_ctl(a->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    lr_http1_conn_free(c->h);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        a->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+}
+
+static void conn_flush(struct admin_conn *c)
+{
+    for (;;) {
+        struct lr_slice out = lr_http1_conn_output(c->h);
+        if (out.len == 0)
+            break;
+        ssize_t k = send(c->fd, out.p, out.len, MSG_NOSIGNAL);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0 && errno == EAGAIN)
+            break;
+        if (k < 0) {
+            conn_close(c);
+            return;
+        }
+        lr_http1_conn_output_consumed(c->h, (size_t)k);
+    }
+    size_t left = lr_http1_conn_output(c->h).len;
+    if (left == 0 && lr_http1_conn_closing(c->h)) {
+        conn_close(c);
+        return;
+    }
+    struct epoll_event ev = { .events = EPOLLIN | (left ? EPOLLOUT : 0), .data.ptr = &c->ev };
+    epoll_ctl(c->a->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void conn_event(struct lr_cp_ev *self, uint32_t events)
+{
+    struct admin_conn *c = (struct admin_conn *)self;
+    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+        uint8_t buf[16384];
+        ssize_t k = recv(c->fd, buf, sizeof(buf), 0);
+        if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+            lr_http1_conn_eof(c->h);
+            if (lr_http1_conn_output(c->h).len == 0) {
+                conn_close(c);
+                return;
+            }
+        } else if (k > 0) {
+            lr_http1_conn_feed(c->h, buf, (size_t)k, now_ns());
+        }
+    }
+    conn_flush(c);
+}
+
+static void listener_event(struct lr_cp_ev *self, uint32_t events)
+{
+    (void)events;
+    struct lr_cp_admin *a = (struct lr_cp_admin *)self;
+    for (;;) {
+        int fd = accept4(a->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return;
+        struct admin_conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->ev.on_event = conn_event;
+        c->a = a;
+        c->fd = fd;
+        c->h = lr_http1_conn_new(&a->limits, &a->handler, now_ns());
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->ev };
+        if (!c->h || epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            lr_http1_conn_free(c->h);
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->next = a->conns;
+        if (a->conns)
+            a->conns->prev = c;
+        a->conns = c;
+    }
+}
+
+struct lr_cp_admin *lr_cp_admin_start(struct lr_cp_state *st, int epfd, char *errstr, size_t errlen)
+{
+    struct lr_cp_admin *a = calloc(1, sizeof(*a));
+    if (!a) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    a->ev.on_event = listener_event;
+    a->st = st;
+    a->epfd = epfd;
+    a->limits = (struct lr_http1_limits){
+        .max_header_bytes = 16384,
+        .max_headers = 64,
+        .max_body_bytes = 65536,
+        .header_timeout_ns = 10ull * 1000000000ull,
+        .idle_timeout_ns = 60ull * 1000000000ull,
+        .body_timeout_ns = 10ull * 1000000000ull,
+    };
+    a->handler = (struct lr_http_handler){ .on_request = on_request, .on_error = on_error,
+                                           .ctx = a };
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char port[8];
+    snprintf(port, sizeof(port), "%u", st->cfg->admin.port);
+    int rc = getaddrinfo(st->cfg->admin.host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(errstr, errlen, "admin.endpoint %s:%s: %s", st->cfg->admin.host, port,
+                 gai_strerror(rc));
+        free(a);
+        return NULL;
+    }
+    a->lfd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (a->lfd >= 0)
+        setsockopt(a->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &a->ev };
+    if (a->lfd < 0 || bind(a->lfd, res->ai_addr, res->ai_addrlen) != 0 ||
+        listen(a->lfd, 128) != 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, a->lfd, &ev) != 0) {
+        snprintf(errstr, errlen, "admin.endpoint: listen on %s:%s: %s", st->cfg->admin.host, port,
+                 strerror(errno));
+        if (a->lfd >= 0)
+            close(a->lfd);
+        freeaddrinfo(res);
+        free(a);
+        return NULL;
+    }
+    freeaddrinfo(res);
+    return a;
+}
+
+void lr_cp_admin_tick(struct lr_cp_admin *a, uint64_t t)
+{
+    struct admin_conn *c = a->conns, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (lr_http1_conn_tick(c->h, t) < 0 || lr_http1_conn_closing(c->h))
+            conn_flush(c);
+    }
+}
+
+void lr_cp_admin_free(struct lr_cp_admin *a)
+{
+    if (!a)
+        return;
+    while (a->conns)
+        conn_close(a->conns);
+    epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->lfd, NULL);
+    close(a->lfd);
+    free(a->body);
+    free(a);
+}

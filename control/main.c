@@ -1,0 +1,272 @@
+/* linerate: start-up, the control thread's loop, shutdown.
+ *
+ * Order: configuration (defaults → file → flags → finalize) → workers (listeners bound, so a port
+ * in use fails before anything else starts) → Kafka output (embedded broker when none is
+ * configured) → admin endpoint → the start-up block → status lines until SIGTERM/SIGINT →
+ * drain: stop accepting, finish requests in flight, flush Kafka, exit 0. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "kafka.h"
+#include "linerate/config.h"
+#include "linerate/workers.h"
+
+#ifndef LR_VERSION
+#define LR_VERSION "0.1.0"
+#endif
+
+struct sig_src {
+    struct lr_cp_ev ev;
+    int fd;
+    int got; /* the signal number received, 0 while none */
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void on_signal(struct lr_cp_ev *self, uint32_t events)
+{
+    (void)events;
+    struct sig_src *s = (struct sig_src *)self;
+    struct signalfd_siginfo si;
+    if (read(s->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+        s->got = (int)si.ssi_signo;
+}
+
+static int mkdir_p(const char *path)
+{
+    char tmp[LR_CFG_PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s", path);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = 0;
+        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+            return -1;
+        *p = '/';
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return -1;
+    return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+    char path[LR_CFG_PATH_MAX + 64], tmp[LR_CFG_PATH_MAX + 80];
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return -1;
+    fprintf(f, "%s\n", text);
+    if (fclose(f) != 0 || rename(tmp, path) != 0)
+        return -1;
+    return 0;
+}
+
+struct totals {
+    uint64_t accepted[LR_SIG_COUNT], sent[LR_SIG_COUNT], failed, bad, overloaded, conns;
+};
+
+static void totals_read(const struct lr_cp_state *st, struct totals *t)
+{
+    memset(t, 0, sizeof(*t));
+    for (uint32_t i = 0; i < lr_dp_workers_count(st->workers); i++) {
+        const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
+        for (int s = 0; s < LR_SIG_COUNT; s++)
+            t->accepted[s] += lr_stat_get(&ws->accepted[s]);
+        t->bad += lr_stat_get(&ws->bad_requests);
+        t->overloaded += lr_stat_get(&ws->overloaded);
+        t->conns += lr_stat_get(&ws->conns_open);
+    }
+    const struct lr_output_stats *os = lr_cp_kafka_stats(st->kafka);
+    for (int s = 0; s < LR_SIG_COUNT; s++) {
+        t->sent[s] = lr_stat_get(&os->sent[s]);
+        t->failed += lr_stat_get(&os->send_failed[s]);
+    }
+}
+
+static void print_banner(const struct lr_config *cfg, const struct lr_cp_state *st)
+{
+    uint32_t n = lr_dp_workers_count(st->workers);
+    char cpus[512] = "", nodes[256] = "";
+    size_t cl = 0, nl = 0;
+    uint64_t seen_nodes = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);
+        if (cl < sizeof(cpus) - 16)
+            cl += (size_t)snprintf(cpus + cl, sizeof(cpus) - cl, "%s%d", i ? "," : "", wi->cpu);
+        if (wi->numa_node < 64 && !(seen_nodes & (1ull << wi->numa_node))) {
+            seen_nodes |= 1ull << wi->numa_node;
+            if (nl < sizeof(nodes) - 16)
+                nl += (size_t)snprintf(nodes + nl, sizeof(nodes) - nl, "%s%d", nl ? "," : "",
+                                       wi->numa_node);
+        }
+    }
+    const char *b = lr_cp_kafka_brokers(st->kafka);
+    printf("linerate %s\n", LR_VERSION);
+    printf("  otlp/http   http://%s:%u  POST /v1/traces /v1/metrics /v1/logs (application/x-protobuf)\n",
+           cfg->http.host, cfg->http.port);
+    printf("  admin       http://%s:%u  /health /ready /metrics\n", cfg->admin.host,
+           cfg->admin.port);
+    printf("  workers     %u, pinned to cpu %s (numa node %s)\n", n, cpus, nodes);
+    printf("  kafka       %s%s\n", b,
+           lr_cp_kafka_embedded(st->kafka) ? "  (embedded broker: no brokers configured)" : "");
+    printf("  topics      %s %s %s\n", lr_cp_kafka_topic(st->kafka, LR_SIG_TRACES),
+           lr_cp_kafka_topic(st->kafka, LR_SIG_METRICS), lr_cp_kafka_topic(st->kafka, LR_SIG_LOGS));
+    printf("  run dir     %s (kafka.addr, linerate.pid)\n", cfg->service.run_dir);
+    printf("  read back   kcat -C -b %s -t %s\n", b, lr_cp_kafka_topic(st->kafka, LR_SIG_TRACES));
+    fflush(stdout);
+}
+
+static void print_status(const struct totals *now, const struct totals *prev, double secs,
+                         uint64_t queue)
+{
+    if (secs <= 0)
+        return;
+    printf("linerate: accepted/s spans %.0f points %.0f logs %.0f | sent/s %.0f | queue %llu | "
+           "failed %llu | refused %llu | bad %llu | conns %llu\n",
+           (double)(now->accepted[0] - prev->accepted[0]) / secs,
+           (double)(now->accepted[1] - prev->accepted[1]) / secs,
+           (double)(now->accepted[2] - prev->accepted[2]) / secs,
+           (double)(now->sent[0] + now->sent[1] + now->sent[2] - prev->sent[0] - prev->sent[1] -
+                    prev->sent[2]) /
+               secs,
+           (unsigned long long)queue, (unsigned long long)now->failed,
+           (unsigned long long)now->overloaded, (unsigned long long)now->bad,
+           (unsigned long long)now->conns);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+    static struct lr_config cfg;
+    char err[1024];
+    int rc = 1, epfd = -1;
+    struct lr_cp_state st = { .cfg = &cfg, .start_ns = now_ns() };
+    struct lr_cp_admin *admin = NULL;
+    struct sig_src sig = { .ev.on_event = on_signal, .fd = -1 };
+
+    lr_cp_config_defaults(&cfg);
+    int c = lr_cp_cli_parse(&cfg, argc, argv, err, sizeof(err));
+    if (c == 1) {
+        rc = 0;
+        goto out;
+    }
+    if (c < 0 || lr_cp_config_finalize(&cfg, err, sizeof(err)) < 0) {
+        fprintf(stderr, "linerate: %s\n", err);
+        rc = 2;
+        goto out;
+    }
+    if (mkdir_p(cfg.service.run_dir) != 0) {
+        fprintf(stderr, "linerate: service.run_dir: cannot create %s: %s\n", cfg.service.run_dir,
+                strerror(errno));
+        goto out;
+    }
+
+    /* Signals go to the control thread only, through a signalfd: block them before any thread
+     * starts so every thread inherits the mask. */
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    sigdelset(&mask, SIGPIPE);
+    sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sig.ev };
+    if (sig.fd < 0 || epfd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, sig.fd, &sev) != 0) {
+        fprintf(stderr, "linerate: signalfd/epoll: %s\n", strerror(errno));
+        goto out;
+    }
+
+    st.workers = lr_dp_workers_start(&cfg, err, sizeof(err));
+    if (!st.workers) {
+        fprintf(stderr, "linerate: %s\n", err);
+        goto out;
+    }
+    uint32_t nw = lr_dp_workers_count(st.workers);
+    struct lr_ring *rings[1024];
+    for (uint32_t i = 0; i < nw && i < 1024; i++)
+        rings[i] = lr_dp_workers_info(st.workers, i)->ring;
+    st.kafka = lr_cp_kafka_start(&cfg, rings, nw, err, sizeof(err));
+    if (!st.kafka) {
+        fprintf(stderr, "linerate: %s\n", err);
+        goto out;
+    }
+    admin = lr_cp_admin_start(&st, epfd, err, sizeof(err));
+    if (!admin) {
+        fprintf(stderr, "linerate: %s\n", err);
+        goto out;
+    }
+    char pid[32];
+    snprintf(pid, sizeof(pid), "%ld", (long)getpid());
+    if (write_file(cfg.service.run_dir, "kafka.addr", lr_cp_kafka_brokers(st.kafka)) != 0 ||
+        write_file(cfg.service.run_dir, "linerate.pid", pid) != 0)
+        fprintf(stderr, "linerate: cannot write to %s: %s\n", cfg.service.run_dir,
+                strerror(errno));
+    atomic_store(&st.ready, true);
+    print_banner(&cfg, &st);
+
+    struct totals prev, cur;
+    totals_read(&st, &prev);
+    uint64_t last_status = now_ns();
+    while (!sig.got) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(epfd, evs, 64, 200);
+        for (int i = 0; i < n; i++) {
+            struct lr_cp_ev *e = evs[i].data.ptr;
+            e->on_event(e, evs[i].events);
+        }
+        uint64_t t = now_ns();
+        lr_cp_admin_tick(admin, t);
+        if (cfg.service.status_interval_ms &&
+            t - last_status >= (uint64_t)cfg.service.status_interval_ms * 1000000ull) {
+            totals_read(&st, &cur);
+            print_status(&cur, &prev, (double)(t - last_status) / 1e9,
+                         lr_cp_kafka_queue_size(st.kafka));
+            prev = cur;
+            last_status = t;
+        }
+    }
+
+    printf("linerate: %s: draining (grace %u ms), then flushing kafka (up to %u ms)\n",
+           strsignal(sig.got), cfg.service.shutdown_grace_ms, cfg.kafka.flush_timeout_ms);
+    fflush(stdout);
+    atomic_store(&st.ready, false);
+    lr_dp_workers_stop(st.workers, cfg.service.shutdown_grace_ms);
+    uint64_t left = lr_cp_kafka_stop(st.kafka, cfg.kafka.flush_timeout_ms);
+    totals_read(&st, &cur);
+    printf("linerate: stopped: accepted spans %llu points %llu logs %llu; sent spans %llu points "
+           "%llu logs %llu; failed %llu; unflushed records %llu\n",
+           (unsigned long long)cur.accepted[0], (unsigned long long)cur.accepted[1],
+           (unsigned long long)cur.accepted[2], (unsigned long long)cur.sent[0],
+           (unsigned long long)cur.sent[1], (unsigned long long)cur.sent[2],
+           (unsigned long long)cur.failed, (unsigned long long)left);
+    fflush(stdout);
+    rc = 0;
+out:
+    lr_cp_admin_free(admin);
+    lr_cp_kafka_free(st.kafka);
+    lr_dp_workers_free(st.workers);
+    if (sig.fd >= 0)
+        close(sig.fd);
+    if (epfd >= 0)
+        close(epfd);
+    lr_cp_config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* OTLP/HTTP request handling on top of the HTTP/1.1 engine (dataplane/otlp_http.c): routes
+ * POST /v1/{traces,metrics,logs}, walks the body, splits traces per trace id, queues owned
+ * records on the worker's ring and answers as the OTLP/HTTP specification says. Per worker:
+ * one context, used by that worker's thread only. */
+#ifndef LINERATE_DP_OTLP_HTTP_H
+#define LINERATE_DP_OTLP_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "linerate/config.h"
+#include "linerate/http1.h"
+#include "linerate/msg.h"
+#include "linerate/otlp.h"
+#include "linerate/ring.h"
+#include "linerate/stats.h"
+
+struct lr_dp_otlp_ctx {
+    const struct lr_config *cfg;  /* borrowed */
+    struct lr_ring *ring;         /* borrowed; this worker is its only producer */
+    struct lr_worker_stats *stats; /* borrowed */
+    uint32_t worker;
+
+    struct lr_otlp_view view;     /* arrays owned, grown when a request does not fit */
+    struct lr_msg **batch;        /* records of the request being answered (owned until pushed) */
+    size_t n_batch, batch_cap;
+    uint8_t resp[1024];           /* error-body scratch (the engine copies it) */
+};
+
+/* Initialises `x` (arrays allocated). Returns 0 or -ENOMEM. */
+int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, struct lr_ring *ring,
+                        struct lr_worker_stats *stats, uint32_t worker);
+void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x);
+
+/* The handler triple for lr_http1_conn_new, with ctx = the lr_dp_otlp_ctx. */
+struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x);
+
+/* Encodes google.rpc.Status{code, message} into `out` (cap bytes; the message is cut to fit).
+ * Returns the encoded length. */
+size_t lr_dp_rpc_status_encode(uint8_t *out, size_t cap, int code, const char *message);
+
+#endif

@@ -1,0 +1,547 @@
+/* The kernel-socket io backend: one worker thread per selected CPU, each with its own epoll set,
+ * its own SO_REUSEPORT listener (the kernel spreads new connections over the listeners by flow
+ * hash) and its own connections, run to completion: read → HTTP/1.1 engine → OTLP handler →
+ * ring → write. No locks on the request path: the only shared state is the SPSC ring towards the
+ * output thread and single-writer counters. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <hwloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <numa.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "linerate/error.h"
+#include "linerate/http1.h"
+#include "linerate/workers.h"
+#include "otlp_http.h"
+
+#define RX_BUF_BYTES (256u * 1024u)
+#define MAX_EVENTS 256
+#define TICK_MS 100
+#define OUT_HIGH_BYTES (4u << 20) /* stop reading a connection that does not read its answers */
+
+struct conn {
+    int fd;
+    struct lr_http1_conn *h;
+    struct conn *prev, *next;
+    bool want_out;   /* EPOLLOUT registered */
+    bool paused_in;  /* EPOLLIN removed while output is backed up */
+};
+
+struct worker {
+    uint32_t id;
+    int cpu, numa_node;
+    int lfd, epfd, stopfd;
+    const struct lr_config *cfg;
+    struct lr_dp_workers *all;
+    pthread_t thread;
+    bool started;
+    struct lr_http1_limits limits;
+    struct lr_http_handler handler;
+    struct lr_dp_otlp_ctx otlp;
+    struct lr_worker_stats stats;
+    struct lr_dp_worker_info info;
+    struct conn *conns;  /* doubly linked list */
+    uint8_t *rx;         /* RX_BUF_BYTES from the worker's NUMA node */
+    bool numa_rx;
+};
+
+struct lr_dp_workers {
+    const struct lr_config *cfg;
+    hwloc_topology_t topo;
+    uint32_t n;
+    struct worker **w;
+    _Atomic bool stopping;
+    _Atomic uint32_t grace_ms;
+};
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- cpu selection -------------------------------------------------------------------------- */
+
+/* Fills `cpus` with the CPUs named by `spec` ("all": the CPUs this process may run on, so that
+ * taskset and cgroups are honoured). Returns the count, or -1 with errstr set. */
+static int select_cpus(const char *spec, int *cpus, int cap, char *errstr, size_t errlen)
+{
+    cpu_set_t allowed;
+    CPU_ZERO(&allowed);
+    if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
+        snprintf(errstr, errlen, "workers.cores: sched_getaffinity: %s", strerror(errno));
+        return -1;
+    }
+    int n = 0;
+    if (strcmp(spec, "all") == 0) {
+        for (int c = 0; c < CPU_SETSIZE && n < cap; c++)
+            if (CPU_ISSET(c, &allowed))
+                cpus[n++] = c;
+        return n;
+    }
+    const char *p = spec;
+    while (*p) {
+        char *end;
+        long a = strtol(p, &end, 10), b;
+        if (end == p || a < 0 || a >= CPU_SETSIZE)
+            goto bad;
+        b = a;
+        p = end;
+        if (*p == '-') {
+            b = strtol(p + 1, &end, 10);
+            if (end == p + 1 || b < a || b >= CPU_SETSIZE)
+                goto bad;
+            p = end;
+        }
+        for (long c = a; c <= b; c++) {
+            if (!CPU_ISSET(c, &allowed)) {
+                snprintf(errstr, errlen, "workers.cores: cpu %ld is not available to this process",
+                         c);
+                return -1;
+            }
+            for (int i = 0; i < n; i++)
+                if (cpus[i] == c)
+                    goto dup;
+            if (n < cap)
+                cpus[n++] = (int)c;
+        dup:;
+        }
+        if (*p == ',')
+            p++;
+        else if (*p)
+            goto bad;
+    }
+    if (n == 0)
+        goto bad;
+    return n;
+bad:
+    snprintf(errstr, errlen, "workers.cores: \"%s\" is not a cpu list (e.g. all, 0-3,6)", spec);
+    return -1;
+}
+
+/* ---- listener -------------------------------------------------------------------------------- */
+
+static int listen_on(const char *host, uint16_t port, bool reuseport, char *errstr, size_t errlen)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res = NULL;
+    char ports[8];
+    snprintf(ports, sizeof(ports), "%u", port);
+    int rc = getaddrinfo(host[0] ? host : NULL, ports, &hints, &res);
+    if (rc != 0) {
+        snprintf(errstr, errlen, "%s:%u: %s", host, port, gai_strerror(rc));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        goto fail;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0)
+        goto fail;
+    if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 || listen(fd, 4096) != 0)
+        goto fail;
+    freeaddrinfo(res);
+    return fd;
+fail:
+    snprintf(errstr, errlen, "listen on %s:%u: %s", host, port, strerror(errno));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(res);
+    return -1;
+}
+
+/* ---- connections ----------------------------------------------------------------------------- */
+
+static void conn_close(struct worker *w, struct conn *c)
+{
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    lr_http1_conn_free(c->h);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    free(c);
+    lr_stat_add(&w->stats.conns_open, (uint64_t)-1);
+}
+
+static void conn_update_events(struct worker *w, struct conn *c, bool want_out, bool pause_in)
+{
+    if (want_out == c->want_out && pause_in == c->paused_in)
+        return;
+    struct epoll_event ev = { .events = (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) |
+                                        EPOLLRDHUP,
+                              .data.ptr = c };
+    epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->want_out = want_out;
+    c->paused_in = pause_in;
+}
+
+/* Sends what the engine queued. Returns false when the connection is gone. */
+static bool conn_flush(struct worker *w, struct conn *c)
+{
+    for (;;) {
+        struct lr_slice out = lr_http1_conn_output(c->h);
+        if (out.len == 0)
+            break;
+        ssize_t k = send(c->fd, out.p, out.len, MSG_NOSIGNAL);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_close(w, c);
+            return false;
+        }
+        lr_stat_add(&w->stats.bytes_out, (uint64_t)k);
+        lr_http1_conn_output_consumed(c->h, (size_t)k);
+    }
+    size_t left = lr_http1_conn_output(c->h).len;
+    if (left == 0 && lr_http1_conn_closing(c->h)) {
+        conn_close(w, c);
+        return false;
+    }
+    conn_update_events(w, c, left > 0, left > OUT_HIGH_BYTES);
+    return true;
+}
+
+static void conn_readable(struct worker *w, struct conn *c)
+{
+    /* Read a bounded amount per wakeup so one busy connection cannot starve the others. */
+    for (int rounds = 0; rounds < 4; rounds++) {
+        ssize_t k = recv(c->fd, w->rx, RX_BUF_BYTES, 0);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_close(w, c);
+            return;
+        }
+        if (k == 0) {
+            lr_http1_conn_eof(c->h);
+            if (lr_http1_conn_output(c->h).len == 0) {
+                conn_close(w, c);
+                return;
+            }
+            break;
+        }
+        lr_stat_add(&w->stats.bytes_in, (uint64_t)k);
+        ssize_t r = lr_http1_conn_feed(c->h, w->rx, (size_t)k, now_ns());
+        if (r < 0 || lr_http1_conn_closing(c->h))
+            break;
+        if ((size_t)k < RX_BUF_BYTES)
+            break;
+    }
+    conn_flush(w, c);
+}
+
+static void accept_all(struct worker *w)
+{
+    for (;;) {
+        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0)
+            return; /* EAGAIN, or EMFILE and friends: try again on the next wakeup */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        struct conn *c = calloc(1, sizeof(*c));
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->fd = fd;
+        c->h = lr_http1_conn_new(&w->limits, &w->handler, now_ns());
+        struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
+        if (!c->h || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            lr_http1_conn_free(c->h);
+            free(c);
+            close(fd);
+            continue;
+        }
+        c->next = w->conns;
+        if (w->conns)
+            w->conns->prev = c;
+        w->conns = c;
+        lr_stat_add(&w->stats.conns_accepted, 1);
+        lr_stat_add(&w->stats.conns_open, 1);
+    }
+}
+
+static void tick_all(struct worker *w, uint64_t t)
+{
+    struct conn *c = w->conns, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (lr_http1_conn_tick(c->h, t) < 0 || lr_http1_conn_closing(c->h))
+            conn_flush(w, c);
+    }
+}
+
+/* ---- the worker loop -------------------------------------------------------------------------- */
+
+static void pin(struct worker *w)
+{
+    hwloc_topology_t topo = w->all->topo;
+    hwloc_bitmap_t set = hwloc_bitmap_alloc();
+    if (!set)
+        return;
+    hwloc_bitmap_only(set, (unsigned)w->cpu);
+    if (hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_THREAD) != 0)
+        fprintf(stderr, "linerate: worker %u: cannot pin to cpu %d: %s\n", w->id, w->cpu,
+                strerror(errno));
+    hwloc_bitmap_free(set);
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    char name[16];
+    snprintf(name, sizeof(name), "lr-worker-%u", w->id);
+    pthread_setname_np(pthread_self(), name);
+    pin(w);
+    /* Allocate the receive buffer after pinning so that, with or without libnuma, it is backed by
+     * pages of this CPU's node (numa_alloc_local; first touch otherwise). */
+    if (numa_available() >= 0) {
+        w->rx = numa_alloc_local(RX_BUF_BYTES);
+        w->numa_rx = w->rx != NULL;
+    }
+    if (!w->rx)
+        w->rx = malloc(RX_BUF_BYTES);
+    if (!w->rx) {
+        fprintf(stderr, "linerate: worker %u: out of memory\n", w->id);
+        return NULL;
+    }
+    memset(w->rx, 0, RX_BUF_BYTES);
+
+    struct epoll_event evs[MAX_EVENTS];
+    uint64_t next_tick = now_ns() + TICK_MS * 1000000ull;
+    bool draining = false;
+    uint64_t drain_deadline = 0;
+    for (;;) {
+        int n = epoll_wait(w->epfd, evs, MAX_EVENTS, TICK_MS);
+        for (int i = 0; i < n; i++) {
+            void *p = evs[i].data.ptr;
+            if (p == &w->lfd) {
+                accept_all(w);
+            } else if (p == &w->stopfd) {
+                uint64_t v;
+                if (read(w->stopfd, &v, sizeof(v)) < 0) {
+                    /* nothing: the flag below is what counts */
+                }
+            } else {
+                struct conn *c = p;
+                if (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                    conn_readable(w, c);
+                else if (evs[i].events & EPOLLOUT)
+                    conn_flush(w, c);
+            }
+        }
+        uint64_t t = now_ns();
+        if (!draining && atomic_load(&w->all->stopping)) {
+            /* Stop accepting: the kernel moves nothing to us any more. Connections with a request
+             * in flight finish it; idle ones are closed at once. */
+            draining = true;
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lfd, NULL);
+            close(w->lfd);
+            w->lfd = -1;
+            drain_deadline = t + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;
+        }
+        if (t >= next_tick || draining) {
+            tick_all(w, t);
+            next_tick = t + TICK_MS * 1000000ull;
+        }
+        if (draining) {
+            struct conn *c = w->conns, *next;
+            for (; c; c = next) {
+                next = c->next;
+                /* Idle (nothing parsed, nothing to send): close. The engine keeps partial
+                 * requests, so "no output and no bytes in progress" is what we can see;
+                 * requests complete synchronously inside feed. */
+                if (lr_http1_conn_output(c->h).len == 0)
+                    conn_close(w, c);
+            }
+            if (!w->conns || t >= drain_deadline)
+                break;
+        }
+    }
+    while (w->conns)
+        conn_close(w, w->conns);
+    return NULL;
+}
+
+/* ---- start / stop ---------------------------------------------------------------------------- */
+
+static void worker_free(struct worker *w)
+{
+    if (!w)
+        return;
+    if (w->lfd >= 0)
+        close(w->lfd);
+    if (w->epfd >= 0)
+        close(w->epfd);
+    if (w->stopfd >= 0)
+        close(w->stopfd);
+    lr_dp_otlp_ctx_fini(&w->otlp);
+    if (w->info.ring) {
+        struct lr_msg *m;
+        while ((m = lr_ring_pop(w->info.ring)))
+            lr_msg_free(m);
+        lr_ring_free(w->info.ring);
+    }
+    if (w->numa_rx)
+        numa_free(w->rx, RX_BUF_BYTES);
+    else
+        free(w->rx);
+    free(w);
+}
+
+struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *errstr, size_t errlen)
+{
+    static int cpus[CPU_SETSIZE];
+    struct lr_dp_workers *ws = calloc(1, sizeof(*ws));
+    if (!ws) {
+        snprintf(errstr, errlen, "out of memory");
+        return NULL;
+    }
+    ws->cfg = cfg;
+    int n = select_cpus(cfg->workers.cores, cpus, CPU_SETSIZE, errstr, errlen);
+    if (n <= 0)
+        goto fail;
+    if (hwloc_topology_init(&ws->topo) != 0 || hwloc_topology_load(ws->topo) != 0) {
+        snprintf(errstr, errlen, "hwloc: cannot load the cpu topology");
+        goto fail;
+    }
+    ws->w = calloc((size_t)n, sizeof(*ws->w));
+    if (!ws->w) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
+    bool numa = numa_available() >= 0;
+    for (int i = 0; i < n; i++) {
+        struct worker *w = calloc(1, sizeof(*w));
+        if (!w) {
+            snprintf(errstr, errlen, "out of memory");
+            goto fail;
+        }
+        ws->w[ws->n++] = w;
+        w->id = (uint32_t)i;
+        w->cpu = cpus[i];
+        w->numa_node = numa ? numa_node_of_cpu(cpus[i]) : 0;
+        if (w->numa_node < 0)
+            w->numa_node = 0;
+        w->lfd = w->epfd = w->stopfd = -1;
+        w->cfg = cfg;
+        w->all = ws;
+        w->limits = (struct lr_http1_limits){
+            .max_header_bytes = cfg->http.max_header_bytes,
+            .max_headers = cfg->http.max_headers,
+            .max_body_bytes = cfg->http.max_body_bytes,
+            .header_timeout_ns = (uint64_t)cfg->http.header_timeout_ms * 1000000ull,
+            .idle_timeout_ns = (uint64_t)cfg->http.idle_timeout_ms * 1000000ull,
+            .body_timeout_ns = (uint64_t)cfg->http.body_timeout_ms * 1000000ull,
+        };
+        w->info.ring = lr_ring_new(cfg->workers.queue_size);
+        if (!w->info.ring || lr_dp_otlp_ctx_init(&w->otlp, cfg, w->info.ring, &w->stats,
+                                                 w->id) < 0) {
+            snprintf(errstr, errlen, "out of memory");
+            goto fail;
+        }
+        w->handler = lr_dp_otlp_handler(&w->otlp);
+        w->info.cpu = w->cpu;
+        w->info.numa_node = w->numa_node;
+        w->info.stats = &w->stats;
+        w->lfd = listen_on(cfg->http.host, cfg->http.port, true, errstr, errlen);
+        if (w->lfd < 0)
+            goto fail;
+        w->epfd = epoll_create1(EPOLL_CLOEXEC);
+        w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (w->epfd < 0 || w->stopfd < 0) {
+            snprintf(errstr, errlen, "epoll/eventfd: %s", strerror(errno));
+            goto fail;
+        }
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->lfd };
+        struct epoll_event evs = { .events = EPOLLIN, .data.ptr = &w->stopfd };
+        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) != 0 ||
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &evs) != 0) {
+            snprintf(errstr, errlen, "epoll_ctl: %s", strerror(errno));
+            goto fail;
+        }
+    }
+    for (uint32_t i = 0; i < ws->n; i++) {
+        int rc = pthread_create(&ws->w[i]->thread, NULL, worker_main, ws->w[i]);
+        if (rc != 0) {
+            snprintf(errstr, errlen, "pthread_create: %s", strerror(rc));
+            lr_dp_workers_stop(ws, 0);
+            goto fail;
+        }
+        ws->w[i]->started = true;
+    }
+    return ws;
+fail:
+    lr_dp_workers_free(ws);
+    return NULL;
+}
+
+uint32_t lr_dp_workers_count(const struct lr_dp_workers *w)
+{
+    return w->n;
+}
+
+const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i)
+{
+    return &w->w[i]->info;
+}
+
+void lr_dp_workers_stop(struct lr_dp_workers *ws, uint32_t grace_ms)
+{
+    atomic_store(&ws->grace_ms, grace_ms);
+    atomic_store(&ws->stopping, true);
+    for (uint32_t i = 0; i < ws->n; i++) {
+        uint64_t one = 1;
+        if (ws->w[i]->stopfd >= 0 && write(ws->w[i]->stopfd, &one, sizeof(one)) < 0) {
+            /* the worker also checks the flag on its next tick */
+        }
+    }
+    for (uint32_t i = 0; i < ws->n; i++) {
+        if (ws->w[i]->started) {
+            pthread_join(ws->w[i]->thread, NULL);
+            ws->w[i]->started = false;
+        }
+    }
+}
+
+void lr_dp_workers_free(struct lr_dp_workers *ws)
+{
+    if (!ws)
+        return;
+    for (uint32_t i = 0; i < ws->n; i++)
+        if (ws->w[i]->started) {
+            lr_dp_workers_stop(ws, 0);
+            break;
+        }
+    for (uint32_t i = 0; i < ws->n; i++)
+        worker_free(ws->w[i]);
+    free(ws->w);
+    if (ws->topo)
+        hwloc_topology_destroy(ws->topo);
+    free(ws);
+}
