@@ -1,0 +1,105 @@
+# Shared helpers for integration tests (sourced). Each test starts its own linerate on free ports
+# with the embedded Kafka broker, in its own temporary run folder.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LR_BUILD=${LR_BUILD:-build}
+LINERATE="$ROOT/$LR_BUILD/linerate"
+TOOLS="$ROOT/$LR_BUILD/tests/tools"
+CLIENTS="$ROOT/tests/integration/clients"
+FIX=${LR_FIXTURES:-$ROOT/tests/fixtures/otlp-js-0.223}
+WORK=$(mktemp -d /tmp/linerate-it.XXXXXX)
+LR_PID=""
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+
+cleanup() {
+    if [ -n "$LR_PID" ] && kill -0 "$LR_PID" 2>/dev/null; then
+        kill -KILL "$LR_PID" 2>/dev/null || true
+    fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    if [ -f "$WORK/linerate.out" ]; then
+        echo "---- linerate output (last 40 lines) ----" >&2
+        tail -n 40 "$WORK/linerate.out" >&2
+    fi
+    exit 1
+}
+
+# A TCP port nobody listens on (bind-checked by linerate itself; we retry on failure).
+free_port() {
+    local p
+    while :; do
+        p=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            echo $p
+            return
+        fi
+    done
+}
+
+# start_linerate [extra flags...]: sets HTTP_PORT, ADMIN_PORT, KAFKA, LR_PID.
+start_linerate() {
+    local tries=0
+    while :; do
+        HTTP_PORT=$(free_port)
+        ADMIN_PORT=$(free_port)
+        mkdir -p "$WORK/run"
+        rm -f "$WORK/run/kafka.addr"
+        "$LINERATE" --endpoint 127.0.0.1:$HTTP_PORT --admin 127.0.0.1:$ADMIN_PORT \
+            --run-dir "$WORK/run" --set service.status_interval_ms=1000 "$@" \
+            >"$WORK/linerate.out" 2>&1 &
+        LR_PID=$!
+        local i
+        for i in $(seq 1 150); do
+            if [ -s "$WORK/run/kafka.addr" ] &&
+                curl -sf "http://127.0.0.1:$ADMIN_PORT/ready" >/dev/null 2>&1; then
+                KAFKA=$(cat "$WORK/run/kafka.addr")
+                return 0
+            fi
+            kill -0 $LR_PID 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL $LR_PID 2>/dev/null || true
+        wait $LR_PID 2>/dev/null || true
+        LR_PID=""
+        tries=$((tries + 1))
+        if [ $tries -ge 3 ] || ! grep -q "Address already in use" "$WORK/linerate.out"; then
+            fail "linerate did not start"
+        fi
+    done
+}
+
+# stop_linerate: SIGTERM, expect exit status 0 within 30 s.
+stop_linerate() {
+    kill -TERM "$LR_PID"
+    local i
+    for i in $(seq 1 300); do
+        kill -0 "$LR_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    local rc=0
+    wait "$LR_PID" || rc=$?
+    LR_PID=""
+    [ $rc -eq 0 ] || fail "linerate exited with status $rc after SIGTERM"
+    grep -q "linerate: stopped" "$WORK/linerate.out" || fail "no shutdown summary"
+}
+
+# metric NAME_WITH_LABELS: the value of one sample from /metrics.
+metric() {
+    curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# post PATH CONTENT_TYPE FILE [curl args...]: prints the HTTP status; body to $WORK/resp.
+post() {
+    local path=$1 ct=$2 file=$3
+    shift 3
+    curl -s -o "$WORK/resp" -w '%{http_code}' -H "Content-Type: $ct" --data-binary "@$file" \
+        "$@" "http://127.0.0.1:$HTTP_PORT$path"
+}
+
+expect_eq() {
+    [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
+}
