@@ -97,8 +97,10 @@ void lr_http1_conn_free(struct lr_http1_conn *c);
  * handler for each request these bytes complete and queues the responses.
  * Returns n (all consumed), or a negative LR_E_* when the connection must be closed once the
  * queued output has been sent (after a fatal framing error, an early refusal whose body cannot
- * be skipped, or `Connection: close`). After a negative return, further feeds return the same
- * error and consume nothing. */
+ * be skipped, or `Connection: close`; a graceful close, after a response, returns
+ * LR_E_UNAVAILABLE). After a negative return, further feeds return the same error and consume
+ * nothing. While more than 1 MiB of output is unsent, further pipelined requests are buffered
+ * (bounded) and not parsed; lr_http1_conn_output_consumed() resumes them. */
 ssize_t lr_http1_conn_feed(struct lr_http1_conn *c, const uint8_t *p, size_t n, uint64_t now_ns);
 
 /* The peer closed its sending side. Returns 0, or LR_E_MALFORMED when a request was cut off
@@ -108,7 +110,8 @@ int lr_http1_conn_eof(struct lr_http1_conn *c);
 /* Bytes waiting to be sent (borrowed until the next call on `c`). */
 struct lr_slice lr_http1_conn_output(const struct lr_http1_conn *c);
 
-/* The transport sent the first `n` bytes of the output. */
+/* The transport sent the first `n` bytes of the output. May run the handler for requests that
+ * were buffered while output was backed up (see lr_http1_conn_feed). */
 void lr_http1_conn_output_consumed(struct lr_http1_conn *c, size_t n);
 
 /* Timer check. Returns 0 while the connection may live on, LR_E_TIMEOUT when it must be closed
