@@ -1453,6 +1453,11 @@ bool lr_http1_conn_closing(const struct lr_http1_conn *c)
     return c->closing;
 }
 
+bool lr_http1_conn_idle(const struct lr_http1_conn *c)
+{
+    return c->st == ST_HEAD && c->in_len == 0 && !c->paused;
+}
+
 uint64_t lr_http1_conn_requests(const struct lr_http1_conn *c)
 {
     return c->requests;

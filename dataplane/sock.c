@@ -373,10 +373,9 @@ static void *worker_main(void *arg)
             struct conn *c = w->conns, *next;
             for (; c; c = next) {
                 next = c->next;
-                /* Idle (nothing parsed, nothing to send): close. The engine keeps partial
-                 * requests, so "no output and no bytes in progress" is what we can see;
-                 * requests complete synchronously inside feed. */
-                if (lr_http1_conn_output(c->h).len == 0)
+                /* Idle (no request in progress, nothing left to send): close. A request in
+                 * progress is finished (answered) and closed after its response. */
+                if (lr_http1_conn_output(c->h).len == 0 && lr_http1_conn_idle(c->h))
                     conn_close(w, c);
             }
             if (!w->conns || t >= drain_deadline)

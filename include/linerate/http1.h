@@ -121,6 +121,10 @@ int lr_http1_conn_tick(struct lr_http1_conn *c, uint64_t now_ns);
 /* True when the connection is finished: close it as soon as lr_http1_conn_output() is empty. */
 bool lr_http1_conn_closing(const struct lr_http1_conn *c);
 
+/* True when no request is in progress: no byte of a next request has arrived (a draining server
+ * may close the connection without cutting anyone off once its output is sent). */
+bool lr_http1_conn_idle(const struct lr_http1_conn *c);
+
 /* Requests completed on this connection so far (for counters and tests). */
 uint64_t lr_http1_conn_requests(const struct lr_http1_conn *c);
 
