@@ -31,7 +31,7 @@ struct lr_cp_admin {
     struct lr_http1_limits limits;
     struct lr_http_handler handler;
     struct admin_conn *conns;
-    char *body;   /* the last response body (the engine copies it) */
+    char *body; /* the last response body (the engine copies it) */
 };
 
 static uint64_t now_ns(void)
@@ -41,7 +41,8 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* ---- /metrics ---------------------------------------------------------------------------------- */
+/* ---- /metrics ----------------------------------------------------------------------------------
+ */
 
 static const char *const sig_names[LR_SIG_COUNT] = { "traces", "metrics", "logs" };
 static const char *const item_suffix[LR_SIG_COUNT] = { "spans", "metric_points", "log_records" };
@@ -92,16 +93,20 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
             fprintf(f, "%s{exporter=\"kafka\"} %llu\n", name,
                     (unsigned long long)lr_stat_get(&os->send_failed[s]));
         }
-        family(f, "otelcol_exporter_queue_size", "gauge", "Current size of the retry queue (in batches).");
+        family(f, "otelcol_exporter_queue_size", "gauge",
+               "Current size of the retry queue (in batches).");
         fprintf(f, "otelcol_exporter_queue_size{exporter=\"kafka\"} %llu\n",
                 (unsigned long long)lr_cp_kafka_queue_size(st->kafka));
-        family(f, "otelcol_exporter_queue_capacity", "gauge", "Fixed capacity of the retry queue (in batches).");
+        family(f, "otelcol_exporter_queue_capacity", "gauge",
+               "Fixed capacity of the retry queue (in batches).");
         fprintf(f, "otelcol_exporter_queue_capacity{exporter=\"kafka\"} %llu\n",
                 (unsigned long long)nw * st->cfg->workers.queue_size);
-        family(f, "linerate_kafka_records_sent_total", "counter", "Kafka records acknowledged by the broker.");
+        family(f, "linerate_kafka_records_sent_total", "counter",
+               "Kafka records acknowledged by the broker.");
         fprintf(f, "linerate_kafka_records_sent_total %llu\n",
                 (unsigned long long)lr_stat_get(&os->records_sent));
-        family(f, "linerate_kafka_records_failed_total", "counter", "Kafka records that failed permanently.");
+        family(f, "linerate_kafka_records_failed_total", "counter",
+               "Kafka records that failed permanently.");
         fprintf(f, "linerate_kafka_records_failed_total %llu\n",
                 (unsigned long long)lr_stat_get(&os->records_failed));
         family(f, "linerate_kafka_connected", "gauge", "1 once a Kafka broker has answered.");
@@ -116,19 +121,20 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
             const struct lr_worker_stats *ws = wi->stats;                                          \
             (void)ws;                                                                              \
             fprintf(f, "%s{worker=\"%u\",cpu=\"%d\",numa_node=\"%d\"} %llu\n", metric, i, wi->cpu, \
-                    wi->numa_node, (unsigned long long)(expr));                                     \
+                    wi->numa_node, (unsigned long long)(expr));                                    \
         }                                                                                          \
     } while (0)
 
-    family(f, "linerate_worker_requests_total", "counter", "OTLP export requests answered 200, per worker and signal.");
-    family(f, "linerate_worker_items_accepted_total", "counter", "Items accepted, per worker and signal.");
+    family(f, "linerate_worker_requests_total", "counter",
+           "OTLP export requests answered 200, per worker and signal.");
+    family(f, "linerate_worker_items_accepted_total", "counter",
+           "Items accepted, per worker and signal.");
     for (uint32_t i = 0; i < nw; i++) {
         const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);
         for (int s = 0; s < LR_SIG_COUNT; s++) {
-            fprintf(f,
-                    "linerate_worker_requests_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} %llu\n",
-                    i, wi->cpu, sig_names[s],
-                    (unsigned long long)lr_stat_get(&wi->stats->requests[s]));
+            fprintf(
+                f, "linerate_worker_requests_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} %llu\n",
+                i, wi->cpu, sig_names[s], (unsigned long long)lr_stat_get(&wi->stats->requests[s]));
             fprintf(f,
                     "linerate_worker_items_accepted_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} "
                     "%llu\n",
@@ -138,7 +144,8 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     }
     PER_WORKER("linerate_worker_bad_requests_total", "counter", "Requests answered 4xx.",
                lr_stat_get(&ws->bad_requests));
-    PER_WORKER("linerate_worker_overloaded_total", "counter", "Requests answered 503 because the output queue was full.",
+    PER_WORKER("linerate_worker_overloaded_total", "counter",
+               "Requests answered 503 because the output queue was full.",
                lr_stat_get(&ws->overloaded));
     PER_WORKER("linerate_worker_connections_accepted_total", "counter", "TCP connections accepted.",
                lr_stat_get(&ws->conns_accepted));
@@ -148,7 +155,8 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
                lr_stat_get(&ws->bytes_in));
     PER_WORKER("linerate_worker_sent_bytes_total", "counter", "Bytes sent.",
                lr_stat_get(&ws->bytes_out));
-    PER_WORKER("linerate_worker_queue_depth", "gauge", "Records waiting in the worker's ring to the output thread.",
+    PER_WORKER("linerate_worker_queue_depth", "gauge",
+               "Records waiting in the worker's ring to the output thread.",
                lr_ring_count(wi->ring));
 #undef PER_WORKER
     family(f, "linerate_ready", "gauge", "1 while accepting OTLP traffic.");
@@ -157,7 +165,8 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     fprintf(f, "linerate_uptime_seconds %.3f\n", (double)(now_ns() - st->start_ns) / 1e9);
 }
 
-/* ---- HTTP ------------------------------------------------------------------------------------- */
+/* ---- HTTP -------------------------------------------------------------------------------------
+ */
 
 static void set_body(struct lr_cp_admin *a, struct lr_http_resp *resp, char *body, size_t len)
 {
@@ -328,9 +337,10 @@ struct lr_cp_admin *lr_cp_admin_start(struct lr_cp_state *st, int epfd, char *er
         .idle_timeout_ns = 60ull * 1000000000ull,
         .body_timeout_ns = 10ull * 1000000000ull,
     };
-    a->handler = (struct lr_http_handler){ .on_request = on_request, .on_error = on_error,
-                                           .ctx = a };
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    a->handler =
+        (struct lr_http_handler){ .on_request = on_request, .on_error = on_error, .ctx = a };
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res = NULL;
     char port[8];

@@ -18,7 +18,7 @@ struct lr_cp_state {
     const struct lr_config *cfg;
     struct lr_dp_workers *workers;
     struct lr_cp_kafka *kafka;
-    _Atomic bool ready;           /* accepting OTLP traffic (false while draining) */
+    _Atomic bool ready; /* accepting OTLP traffic (false while draining) */
     uint64_t start_ns;
 };
 

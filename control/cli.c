@@ -28,18 +28,18 @@ enum {
 };
 
 static const struct option options[] = {
-    {"config", required_argument, NULL, OPT_CONFIG},
-    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
-    {"admin", required_argument, NULL, OPT_ADMIN},
-    {"brokers", required_argument, NULL, OPT_BROKERS},
-    {"cores", required_argument, NULL, OPT_CORES},
-    {"run-dir", required_argument, NULL, OPT_RUN_DIR},
-    {"set", required_argument, NULL, OPT_SET},
-    {"print-config-doc", no_argument, NULL, OPT_PRINT_DOC},
-    {"check-config", no_argument, NULL, OPT_CHECK},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "endpoint", required_argument, NULL, OPT_ENDPOINT },
+    { "admin", required_argument, NULL, OPT_ADMIN },
+    { "brokers", required_argument, NULL, OPT_BROKERS },
+    { "cores", required_argument, NULL, OPT_CORES },
+    { "run-dir", required_argument, NULL, OPT_RUN_DIR },
+    { "set", required_argument, NULL, OPT_SET },
+    { "print-config-doc", no_argument, NULL, OPT_PRINT_DOC },
+    { "check-config", no_argument, NULL, OPT_CHECK },
+    { "help", no_argument, NULL, OPT_HELP },
+    { "version", no_argument, NULL, OPT_VERSION },
+    { NULL, 0, NULL, 0 },
 };
 
 /* Leading ':' : a missing argument returns ':' rather than '?', and getopt prints nothing. */
@@ -51,11 +51,11 @@ static const struct {
     const char *flag;
     const char *key;
 } flag_keys[] = {
-    {OPT_ENDPOINT, "--endpoint", "receivers.otlp.protocols.http.endpoint"},
-    {OPT_ADMIN, "--admin", "admin.endpoint"},
-    {OPT_BROKERS, "--brokers", "exporters.kafka.brokers"},
-    {OPT_CORES, "--cores", "workers.cores"},
-    {OPT_RUN_DIR, "--run-dir", "service.run_dir"},
+    { OPT_ENDPOINT, "--endpoint", "receivers.otlp.protocols.http.endpoint" },
+    { OPT_ADMIN, "--admin", "admin.endpoint" },
+    { OPT_BROKERS, "--brokers", "exporters.kafka.brokers" },
+    { OPT_CORES, "--cores", "workers.cores" },
+    { OPT_RUN_DIR, "--run-dir", "service.run_dir" },
 };
 
 static const char usage[] =

@@ -35,19 +35,19 @@ enum vtype {
 #define F_ZERO_OFF 1u /* 0 is accepted besides min..max and means "off" */
 
 struct row {
-    const char *key;  /* dotted, as in the YAML */
+    const char *key; /* dotted, as in the YAML */
     enum vtype type;
-    size_t off;       /* into struct lr_config */
-    size_t size;      /* of the member: string capacity or integer width */
-    size_t off2;      /* T_ENDPOINT: the port member */
+    size_t off;  /* into struct lr_config */
+    size_t size; /* of the member: string capacity or integer width */
+    size_t off2; /* T_ENDPOINT: the port member */
     uint64_t min, max;
     unsigned flags;
-    const char *def;  /* default, as text (what the docs show) */
+    const char *def; /* default, as text (what the docs show) */
     const char *doc;
 };
 
 struct section {
-    const char *name;   /* heading in the docs */
+    const char *name; /* heading in the docs */
     const char *intro;
     const struct row *rows;
     size_t n;
@@ -60,88 +60,169 @@ struct section {
 #define N_ROWS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const struct row http_rows[] = {
-    {.key = "receivers.otlp.protocols.http.endpoint", .type = T_ENDPOINT, FIELD(http.host),
-     .off2 = offsetof(struct lr_config, http.port), .def = "127.0.0.1:4318",
-     .doc = "Address the OTLP/HTTP receiver listens on: `HOST:PORT`, `[V6]:PORT`, or `:PORT` to "
-            "change only the port."},
-    {.key = "receivers.otlp.protocols.http.max_request_body_size", .type = T_BYTES,
-     FIELD(http.max_body_bytes), .min = KiB, .max = 4 * GiB, .def = "20971520",
-     .doc = "Largest request body accepted, in bytes; a larger request is refused with 413."},
-    {.key = "receivers.otlp.protocols.http.max_header_bytes", .type = T_BYTES,
-     FIELD(http.max_header_bytes), .min = KiB, .max = MiB, .def = "65536",
-     .doc = "Largest request head (request line and header fields) accepted, in bytes."},
-    {.key = "receivers.otlp.protocols.http.max_headers", .type = T_UINT, FIELD(http.max_headers),
-     .min = 1, .max = 1000, .def = "100", .doc = "Most header fields accepted in one request."},
-    {.key = "receivers.otlp.protocols.http.header_timeout_ms", .type = T_MS,
-     FIELD(http.header_timeout_ms), .min = 100, .max = 3600000, .def = "10000",
-     .doc = "Time allowed to receive a complete request head."},
-    {.key = "receivers.otlp.protocols.http.idle_timeout_ms", .type = T_MS,
-     FIELD(http.idle_timeout_ms), .min = 100, .max = 3600000, .def = "60000",
-     .doc = "How long a keep-alive connection may sit idle between requests before it is closed."},
-    {.key = "receivers.otlp.protocols.http.body_timeout_ms", .type = T_MS,
-     FIELD(http.body_timeout_ms), .min = 100, .max = 3600000, .def = "30000",
-     .doc = "Time allowed to receive a complete request body."},
+    { .key = "receivers.otlp.protocols.http.endpoint",
+      .type = T_ENDPOINT,
+      FIELD(http.host),
+      .off2 = offsetof(struct lr_config, http.port),
+      .def = "127.0.0.1:4318",
+      .doc = "Address the OTLP/HTTP receiver listens on: `HOST:PORT`, `[V6]:PORT`, or `:PORT` to "
+             "change only the port." },
+    { .key = "receivers.otlp.protocols.http.max_request_body_size",
+      .type = T_BYTES,
+      FIELD(http.max_body_bytes),
+      .min = KiB,
+      .max = 4 * GiB,
+      .def = "20971520",
+      .doc = "Largest request body accepted, in bytes; a larger request is refused with 413." },
+    { .key = "receivers.otlp.protocols.http.max_header_bytes",
+      .type = T_BYTES,
+      FIELD(http.max_header_bytes),
+      .min = KiB,
+      .max = MiB,
+      .def = "65536",
+      .doc = "Largest request head (request line and header fields) accepted, in bytes." },
+    { .key = "receivers.otlp.protocols.http.max_headers",
+      .type = T_UINT,
+      FIELD(http.max_headers),
+      .min = 1,
+      .max = 1000,
+      .def = "100",
+      .doc = "Most header fields accepted in one request." },
+    { .key = "receivers.otlp.protocols.http.header_timeout_ms",
+      .type = T_MS,
+      FIELD(http.header_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "10000",
+      .doc = "Time allowed to receive a complete request head." },
+    { .key = "receivers.otlp.protocols.http.idle_timeout_ms",
+      .type = T_MS,
+      FIELD(http.idle_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "60000",
+      .doc =
+          "How long a keep-alive connection may sit idle between requests before it is closed." },
+    { .key = "receivers.otlp.protocols.http.body_timeout_ms",
+      .type = T_MS,
+      FIELD(http.body_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "30000",
+      .doc = "Time allowed to receive a complete request body." },
 };
 
 static const struct row workers_rows[] = {
-    {.key = "workers.cores", .type = T_CPUS, FIELD(workers.cores), .def = "all",
-     .doc = "CPUs that run a dataplane worker each: `all`, or a Linux cpu list such as `0-3,6`."},
-    {.key = "workers.queue_size", .type = T_UINT, FIELD(workers.queue_size), .min = 64,
-     .max = 1048576, .def = "4096",
-     .doc = "Entries in each worker's queue toward the Kafka exporter (rounded up to a power of "
-            "two)."},
+    { .key = "workers.cores",
+      .type = T_CPUS,
+      FIELD(workers.cores),
+      .def = "all",
+      .doc = "CPUs that run a dataplane worker each: `all`, or a Linux cpu list such as `0-3,6`." },
+    { .key = "workers.queue_size",
+      .type = T_UINT,
+      FIELD(workers.queue_size),
+      .min = 64,
+      .max = 1048576,
+      .def = "4096",
+      .doc = "Entries in each worker's queue toward the Kafka exporter (rounded up to a power of "
+             "two)." },
 };
 
 static const struct row kafka_rows[] = {
-    {.key = "exporters.kafka.brokers", .type = T_BROKERS, FIELD(kafka.brokers), .def = "[]",
-     .doc = "Kafka bootstrap brokers: a list of `HOST:PORT`, or one string with commas. Empty "
-            "starts the embedded broker."},
-    {.key = "exporters.kafka.traces.topic", .type = T_TOPIC, FIELD(kafka.topic_traces),
-     .def = "otlp_spans", .doc = "Topic that receives spans."},
-    {.key = "exporters.kafka.metrics.topic", .type = T_TOPIC, FIELD(kafka.topic_metrics),
-     .def = "otlp_metrics", .doc = "Topic that receives metrics."},
-    {.key = "exporters.kafka.logs.topic", .type = T_TOPIC, FIELD(kafka.topic_logs),
-     .def = "otlp_logs", .doc = "Topic that receives log records."},
-    {.key = "exporters.kafka.partition_traces_by_id", .type = T_BOOL,
-     FIELD(kafka.partition_traces_by_id), .def = "true",
-     .doc = "Key span messages by trace ID, so that all spans of a trace land in one partition."},
-    {.key = "exporters.kafka.embedded_partitions", .type = T_UINT,
-     FIELD(kafka.embedded_partitions), .min = 1, .max = 256, .def = "4",
-     .doc = "Partitions per topic on the embedded broker (used when `brokers` is empty)."},
-    {.key = "exporters.kafka.flush_timeout_ms", .type = T_MS, FIELD(kafka.flush_timeout_ms),
-     .min = 0, .max = 600000, .def = "10000",
-     .doc = "At shutdown, how long to wait for queued messages to reach Kafka."},
-    {.key = "exporters.kafka.producer", .type = T_PROPS, FIELD(kafka.producer), .def = "{}",
-     .doc = "librdkafka producer properties (`linger.ms: 5`), passed through untouched; a later "
-            "key overrides an earlier one."},
+    { .key = "exporters.kafka.brokers",
+      .type = T_BROKERS,
+      FIELD(kafka.brokers),
+      .def = "[]",
+      .doc = "Kafka bootstrap brokers: a list of `HOST:PORT`, or one string with commas. Empty "
+             "starts the embedded broker." },
+    { .key = "exporters.kafka.traces.topic",
+      .type = T_TOPIC,
+      FIELD(kafka.topic_traces),
+      .def = "otlp_spans",
+      .doc = "Topic that receives spans." },
+    { .key = "exporters.kafka.metrics.topic",
+      .type = T_TOPIC,
+      FIELD(kafka.topic_metrics),
+      .def = "otlp_metrics",
+      .doc = "Topic that receives metrics." },
+    { .key = "exporters.kafka.logs.topic",
+      .type = T_TOPIC,
+      FIELD(kafka.topic_logs),
+      .def = "otlp_logs",
+      .doc = "Topic that receives log records." },
+    { .key = "exporters.kafka.partition_traces_by_id",
+      .type = T_BOOL,
+      FIELD(kafka.partition_traces_by_id),
+      .def = "true",
+      .doc = "Key span messages by trace ID, so that all spans of a trace land in one partition." },
+    { .key = "exporters.kafka.embedded_partitions",
+      .type = T_UINT,
+      FIELD(kafka.embedded_partitions),
+      .min = 1,
+      .max = 256,
+      .def = "4",
+      .doc = "Partitions per topic on the embedded broker (used when `brokers` is empty)." },
+    { .key = "exporters.kafka.flush_timeout_ms",
+      .type = T_MS,
+      FIELD(kafka.flush_timeout_ms),
+      .min = 0,
+      .max = 600000,
+      .def = "10000",
+      .doc = "At shutdown, how long to wait for queued messages to reach Kafka." },
+    { .key = "exporters.kafka.producer",
+      .type = T_PROPS,
+      FIELD(kafka.producer),
+      .def = "{}",
+      .doc = "librdkafka producer properties (`linger.ms: 5`), passed through untouched; a later "
+             "key overrides an earlier one." },
 };
 
 static const struct row admin_rows[] = {
-    {.key = "admin.endpoint", .type = T_ENDPOINT, FIELD(admin.host),
-     .off2 = offsetof(struct lr_config, admin.port), .def = "127.0.0.1:13133",
-     .doc = "Address of the admin HTTP server (health and status)."},
+    { .key = "admin.endpoint",
+      .type = T_ENDPOINT,
+      FIELD(admin.host),
+      .off2 = offsetof(struct lr_config, admin.port),
+      .def = "127.0.0.1:13133",
+      .doc = "Address of the admin HTTP server (health and status)." },
 };
 
 static const struct row service_rows[] = {
-    {.key = "service.run_dir", .type = T_STRING, FIELD(service.run_dir), .min = 1,
-     .def = "/run/linerate", .doc = "Folder for runtime files."},
-    {.key = "service.status_interval_ms", .type = T_MS, FIELD(service.status_interval_ms),
-     .min = 100, .max = 3600000, .flags = F_ZERO_OFF, .def = "5000",
-     .doc = "How often to report a status summary; 0 turns it off."},
-    {.key = "service.shutdown_grace_ms", .type = T_MS, FIELD(service.shutdown_grace_ms),
-     .min = 0, .max = 600000, .def = "10000",
-     .doc = "At shutdown, how long requests in flight may take to finish."},
+    { .key = "service.run_dir",
+      .type = T_STRING,
+      FIELD(service.run_dir),
+      .min = 1,
+      .def = "/run/linerate",
+      .doc = "Folder for runtime files." },
+    { .key = "service.status_interval_ms",
+      .type = T_MS,
+      FIELD(service.status_interval_ms),
+      .min = 100,
+      .max = 3600000,
+      .flags = F_ZERO_OFF,
+      .def = "5000",
+      .doc = "How often to report a status summary; 0 turns it off." },
+    { .key = "service.shutdown_grace_ms",
+      .type = T_MS,
+      FIELD(service.shutdown_grace_ms),
+      .min = 0,
+      .max = 600000,
+      .def = "10000",
+      .doc = "At shutdown, how long requests in flight may take to finish." },
 };
 
 static const struct section sections[] = {
-    {"receivers.otlp.protocols.http", "The OTLP/HTTP receiver (`/v1/traces`, `/v1/metrics`, "
-     "`/v1/logs`).", http_rows, N_ROWS(http_rows)},
-    {"workers", "Dataplane workers: one thread pinned to each CPU.", workers_rows,
-     N_ROWS(workers_rows)},
-    {"exporters.kafka", "Where the telemetry goes. The shape follows the Collector's kafka "
-     "exporter.", kafka_rows, N_ROWS(kafka_rows)},
-    {"admin", "The admin HTTP server.", admin_rows, N_ROWS(admin_rows)},
-    {"service", "The process itself.", service_rows, N_ROWS(service_rows)},
+    { "receivers.otlp.protocols.http",
+      "The OTLP/HTTP receiver (`/v1/traces`, `/v1/metrics`, "
+      "`/v1/logs`).",
+      http_rows, N_ROWS(http_rows) },
+    { "workers", "Dataplane workers: one thread pinned to each CPU.", workers_rows,
+      N_ROWS(workers_rows) },
+    { "exporters.kafka",
+      "Where the telemetry goes. The shape follows the Collector's kafka "
+      "exporter.",
+      kafka_rows, N_ROWS(kafka_rows) },
+    { "admin", "The admin HTTP server.", admin_rows, N_ROWS(admin_rows) },
+    { "service", "The process itself.", service_rows, N_ROWS(service_rows) },
 };
 
 #define N_SECTIONS N_ROWS(sections)
@@ -191,8 +272,8 @@ static void known_children(const char *prefix, char *out, size_t outlen)
                 continue;
             seen[n_seen] = child;
             seen_len[n_seen++] = clen;
-            int w = snprintf(out + used, outlen - used, "%s%.*s", used ? ", " : "", (int)clen,
-                             child);
+            int w =
+                snprintf(out + used, outlen - used, "%s%.*s", used ? ", " : "", (int)clen, child);
             if (w < 0 || (size_t)w >= outlen - used)
                 return;
             used += (size_t)w;
@@ -274,8 +355,10 @@ static int parse_number(struct lr_config *c, const struct row *r, const char *s,
     size_t len = strlen(s);
     uint64_t v, mul = 1;
     if (r->type == T_BYTES) {
-        static const struct { const char *sfx; uint64_t mul; } units[] = {
-            {"KiB", KiB}, {"MiB", MiB}, {"GiB", GiB}};
+        static const struct {
+            const char *sfx;
+            uint64_t mul;
+        } units[] = { { "KiB", KiB }, { "MiB", MiB }, { "GiB", GiB } };
         for (size_t i = 0; i < N_ROWS(units); i++)
             if (len > 3 && strcmp(s + len - 3, units[i].sfx) == 0) {
                 mul = units[i].mul;
@@ -415,8 +498,8 @@ static int parse_cpus(const char *s, long *max_cpu, char *why, size_t wl)
                 goto bad;
             p += n;
             if (hi < lo) {
-                reason(why, wl, "'%s': the range %" PRIu64 "-%" PRIu64 " ends before it starts",
-                       s, lo, hi);
+                reason(why, wl, "'%s': the range %" PRIu64 "-%" PRIu64 " ends before it starts", s,
+                       lo, hi);
                 return -1;
             }
         }
@@ -527,14 +610,14 @@ static int producer_put(struct lr_config *c, const char *key, const char *value,
             return 0;
         }
     char *k = strdup(key);
-    struct lr_cfg_kv *a = k ? realloc(c->kafka.producer, (c->kafka.n_producer + 1) * sizeof(*a))
-                            : NULL;
+    struct lr_cfg_kv *a =
+        k ? realloc(c->kafka.producer, (c->kafka.n_producer + 1) * sizeof(*a)) : NULL;
     if (!a) {
         free(k);
         free(v);
         goto oom;
     }
-    a[c->kafka.n_producer++] = (struct lr_cfg_kv){.key = k, .value = v};
+    a[c->kafka.n_producer++] = (struct lr_cfg_kv){ .key = k, .value = v };
     c->kafka.producer = a;
     return 0;
 oom:
@@ -543,8 +626,7 @@ oom:
 }
 
 /* Applies a scalar (as text) to the row's member. T_PROPS is not handled here. */
-static int apply_text(struct lr_config *c, const struct row *r, const char *s, char *why,
-                      size_t wl)
+static int apply_text(struct lr_config *c, const struct row *r, const char *s, char *why, size_t wl)
 {
     switch (r->type) {
     case T_STRING:
@@ -565,8 +647,8 @@ static int apply_text(struct lr_config *c, const struct row *r, const char *s, c
     case T_MS:
         return parse_number(c, r, s, why, wl);
     case T_BOOL: {
-        static const char *const yes[] = {"true", "yes", "on"};
-        static const char *const no[] = {"false", "no", "off"};
+        static const char *const yes[] = { "true", "yes", "on" };
+        static const char *const no[] = { "false", "no", "off" };
         for (size_t i = 0; i < 3; i++)
             if (strcasecmp(s, yes[i]) == 0 || strcasecmp(s, no[i]) == 0) {
                 bool v = strcasecmp(s, yes[i]) == 0;
@@ -717,7 +799,10 @@ struct load {
     size_t errlen;
 };
 
-static size_t line_of(const yaml_node_t *n) { return n->start_mark.line + 1; }
+static size_t line_of(const yaml_node_t *n)
+{
+    return n->start_mark.line + 1;
+}
 
 static const char *node_kind(const yaml_node_t *n)
 {
@@ -731,7 +816,10 @@ static const char *node_kind(const yaml_node_t *n)
     }
 }
 
-static const char *scalar(const yaml_node_t *n) { return (const char *)n->data.scalar.value; }
+static const char *scalar(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
 
 /* A plain empty, "~" or "null" scalar: YAML's null. */
 static bool is_null(const yaml_node_t *n)
@@ -739,8 +827,8 @@ static bool is_null(const yaml_node_t *n)
     if (n->type != YAML_SCALAR_NODE || n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
         return false;
     const char *s = scalar(n);
-    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0
-           || strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
+    return s[0] == '\0' || strcmp(s, "~") == 0 || strcmp(s, "null") == 0 ||
+           strcmp(s, "Null") == 0 || strcmp(s, "NULL") == 0;
 }
 
 static int load_fail(struct load *L, const yaml_node_t *n, const char *key, const char *fmt, ...)
@@ -888,8 +976,8 @@ int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, 
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
-                parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+        set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name, parser.problem_mark.line + 1,
+                parser.problem ? parser.problem : "unknown");
         goto out_parser;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
@@ -902,13 +990,13 @@ int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, 
         }
         yaml_node_t *second = yaml_document_get_root_node(&extra);
         if (second) {
-            set_err(errstr, errlen, "%s:%zu: (document): only one YAML document is allowed",
-                    name, line_of(second));
+            set_err(errstr, errlen, "%s:%zu: (document): only one YAML document is allowed", name,
+                    line_of(second));
             yaml_document_delete(&extra);
             goto out_doc;
         }
         yaml_document_delete(&extra);
-        struct load L = {.c = c, .doc = &doc, .name = name, .errstr = errstr, .errlen = errlen};
+        struct load L = { .c = c, .doc = &doc, .name = name, .errstr = errstr, .errlen = errlen };
         if (load_mapping(&L, "", root) < 0)
             goto out_doc;
     }
@@ -979,16 +1067,20 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     }
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
     if (ncpu > 0 && max_cpu >= ncpu) {
-        set_err(errstr, errlen, "workers.cores: cpu %ld does not exist (this machine has cpus "
-                "0-%ld)", max_cpu, ncpu - 1);
+        set_err(errstr, errlen,
+                "workers.cores: cpu %ld does not exist (this machine has cpus "
+                "0-%ld)",
+                max_cpu, ncpu - 1);
         return -1;
     }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
-    if (c->admin.port == c->http.port
-        && (strcmp(c->admin.host, c->http.host) == 0 || wildcard_host(c->admin.host)
-            || wildcard_host(c->http.host))) {
-        set_err(errstr, errlen, "admin.endpoint: port %u is already taken by "
-                "receivers.otlp.protocols.http.endpoint", (unsigned)c->admin.port);
+    if (c->admin.port == c->http.port &&
+        (strcmp(c->admin.host, c->http.host) == 0 || wildcard_host(c->admin.host) ||
+         wildcard_host(c->http.host))) {
+        set_err(errstr, errlen,
+                "admin.endpoint: port %u is already taken by "
+                "receivers.otlp.protocols.http.endpoint",
+                (unsigned)c->admin.port);
         return -1;
     }
     /* librdkafka would take these over exporters.kafka.brokers, or the other way round: one

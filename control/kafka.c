@@ -18,7 +18,7 @@
 
 struct lr_cp_kafka {
     const struct lr_config *cfg;
-    rd_kafka_t *mock_owner;          /* the handle the embedded broker lives in */
+    rd_kafka_t *mock_owner; /* the handle the embedded broker lives in */
     rd_kafka_mock_cluster_t *mock;
     rd_kafka_t *rk;
     rd_kafka_topic_t *topics[LR_SIG_COUNT];
@@ -123,8 +123,8 @@ static int start_embedded(struct lr_cp_kafka *k, char *errstr, size_t errlen)
         rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(
             k->mock, lr_cp_kafka_topic(k, s), (int)k->cfg->kafka.embedded_partitions, 1);
         if (err) {
-            snprintf(errstr, errlen, "embedded kafka: create topic %s: %s",
-                     lr_cp_kafka_topic(k, s), rd_kafka_err2str(err));
+            snprintf(errstr, errlen, "embedded kafka: create topic %s: %s", lr_cp_kafka_topic(k, s),
+                     rd_kafka_err2str(err));
             return -1;
         }
     }
@@ -135,9 +135,9 @@ static int start_embedded(struct lr_cp_kafka *k, char *errstr, size_t errlen)
  * is full (the caller keeps the record and polls), -1 on a permanent error (counted, freed). */
 static int produce(struct lr_cp_kafka *k, struct lr_msg *m)
 {
-    int rc = rd_kafka_produce(k->topics[m->signal], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE,
-                              m->value, m->len, m->key_len ? m->key : NULL, m->key_len,
-                              opaque_of(m));
+    int rc =
+        rd_kafka_produce(k->topics[m->signal], RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_FREE, m->value,
+                         m->len, m->key_len ? m->key : NULL, m->key_len, opaque_of(m));
     if (rc == 0) {
         m->value = NULL; /* librdkafka owns it now */
         lr_stat_add(&k->stats.produced, 1);

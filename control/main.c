@@ -118,7 +118,8 @@ static void print_banner(const struct lr_config *cfg, const struct lr_cp_state *
     }
     const char *b = lr_cp_kafka_brokers(st->kafka);
     printf("linerate %s\n", LR_VERSION);
-    printf("  otlp/http   http://%s:%u  POST /v1/traces /v1/metrics /v1/logs (application/x-protobuf)\n",
+    printf("  otlp/http   http://%s:%u  POST /v1/traces /v1/metrics /v1/logs "
+           "(application/x-protobuf)\n",
            cfg->http.host, cfg->http.port);
     printf("  admin       http://%s:%u  /health /ready /metrics\n", cfg->admin.host,
            cfg->admin.port);
@@ -217,8 +218,7 @@ int main(int argc, char **argv)
     snprintf(pid, sizeof(pid), "%ld", (long)getpid());
     if (write_file(cfg.service.run_dir, "kafka.addr", lr_cp_kafka_brokers(st.kafka)) != 0 ||
         write_file(cfg.service.run_dir, "linerate.pid", pid) != 0)
-        fprintf(stderr, "linerate: cannot write to %s: %s\n", cfg.service.run_dir,
-                strerror(errno));
+        fprintf(stderr, "linerate: cannot write to %s: %s\n", cfg.service.run_dir, strerror(errno));
     atomic_store(&st.ready, true);
     print_banner(&cfg, &st);
 

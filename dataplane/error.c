@@ -1,7 +1,8 @@
 /* The one table that maps linerate's internal errors to protocol codes (include/linerate/error.h).
  * HTTP statuses follow the OTLP/HTTP specification's "Failures" section: 400 for bad data (not
  * retryable), 413 for too large, 429/502/503/504 are the retryable ones. gRPC codes follow the
- * OTLP/gRPC specification's retryable-code table (UNAVAILABLE, RESOURCE_EXHAUSTED with RetryInfo). */
+ * OTLP/gRPC specification's retryable-code table (UNAVAILABLE, RESOURCE_EXHAUSTED with RetryInfo).
+ */
 #include <errno.h>
 #include <stddef.h>
 
@@ -36,9 +37,9 @@ static const struct lr_err_map table[] = {
 };
 
 static const char *const names[] = {
-    "ok", "incomplete", "malformed", "too large", "unsupported media type", "not found",
-    "method not allowed", "overloaded", "timeout", "header limits", "unavailable", "internal",
-    "not implemented",
+    "ok",          "incomplete",         "malformed",       "too large", "unsupported media type",
+    "not found",   "method not allowed", "overloaded",      "timeout",   "header limits",
+    "unavailable", "internal",           "not implemented",
 };
 
 static size_t index_of(int err)

@@ -15,9 +15,9 @@
 #define VIEW_MAX_ITEMS (1u << 26)
 
 static const char *const paths[LR_SIG_COUNT] = { "/v1/traces", "/v1/metrics", "/v1/logs" };
-static const char *const request_names[LR_SIG_COUNT] = {
-    "ExportTraceServiceRequest", "ExportMetricsServiceRequest", "ExportLogsServiceRequest"
-};
+static const char *const request_names[LR_SIG_COUNT] = { "ExportTraceServiceRequest",
+                                                         "ExportMetricsServiceRequest",
+                                                         "ExportLogsServiceRequest" };
 
 static bool slice_ieq(struct lr_slice s, const char *z)
 {
@@ -238,7 +238,9 @@ static void batch_drop(struct lr_dp_otlp_ctx *x)
 
 static uint64_t items_of(const struct lr_otlp_view *v, enum lr_signal sig)
 {
-    return sig == LR_SIG_TRACES ? v->n_spans : sig == LR_SIG_METRICS ? v->n_points : v->n_log_records;
+    return sig == LR_SIG_TRACES    ? v->n_spans
+           : sig == LR_SIG_METRICS ? v->n_points
+                                   : v->n_log_records;
 }
 
 /* Walks the body; grows the view while the request does not fit (only traces need every span
@@ -302,8 +304,9 @@ static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_
         batch_drop(x);
         lr_stat_add(&x->stats->refused[sig], n_items);
         lr_stat_add(&x->stats->overloaded, 1);
-        snprintf(msg, sizeof(msg), "%s", rc < 0 ? "out of memory; retry later"
-                                                : "output queue full (Kafka is behind); retry later");
+        snprintf(msg, sizeof(msg), "%s",
+                 rc < 0 ? "out of memory; retry later"
+                        : "output queue full (Kafka is behind); retry later");
         answer_error(x, req, LR_E_OVERLOADED, msg, resp);
         return;
     }

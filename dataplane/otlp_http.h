@@ -17,15 +17,15 @@
 #include "linerate/stats.h"
 
 struct lr_dp_otlp_ctx {
-    const struct lr_config *cfg;  /* borrowed */
-    struct lr_ring *ring;         /* borrowed; this worker is its only producer */
+    const struct lr_config *cfg;   /* borrowed */
+    struct lr_ring *ring;          /* borrowed; this worker is its only producer */
     struct lr_worker_stats *stats; /* borrowed */
     uint32_t worker;
 
-    struct lr_otlp_view view;     /* arrays owned, grown when a request does not fit */
-    struct lr_msg **batch;        /* records of the request being answered (owned until pushed) */
+    struct lr_otlp_view view; /* arrays owned, grown when a request does not fit */
+    struct lr_msg **batch;    /* records of the request being answered (owned until pushed) */
     size_t n_batch, batch_cap;
-    uint8_t resp[1024];           /* error-body scratch (the engine copies it) */
+    uint8_t resp[1024]; /* error-body scratch (the engine copies it) */
 };
 
 /* Initialises `x` (arrays allocated). Returns 0 or -ENOMEM. */

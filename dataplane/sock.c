@@ -37,8 +37,8 @@ struct conn {
     int fd;
     struct lr_http1_conn *h;
     struct conn *prev, *next;
-    bool want_out;   /* EPOLLOUT registered */
-    bool paused_in;  /* EPOLLIN removed while output is backed up */
+    bool want_out;  /* EPOLLOUT registered */
+    bool paused_in; /* EPOLLIN removed while output is backed up */
 };
 
 struct worker {
@@ -54,8 +54,8 @@ struct worker {
     struct lr_dp_otlp_ctx otlp;
     struct lr_worker_stats stats;
     struct lr_dp_worker_info info;
-    struct conn *conns;  /* doubly linked list */
-    uint8_t *rx;         /* RX_BUF_BYTES from the worker's NUMA node */
+    struct conn *conns; /* doubly linked list */
+    uint8_t *rx;        /* RX_BUF_BYTES from the worker's NUMA node */
     bool numa_rx;
 };
 
@@ -138,7 +138,8 @@ bad:
 
 static int listen_on(const char *host, uint16_t port, bool reuseport, char *errstr, size_t errlen)
 {
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = { .ai_family = AF_UNSPEC,
+                              .ai_socktype = SOCK_STREAM,
                               .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
     struct addrinfo *res = NULL;
     char ports[8];
@@ -188,8 +189,8 @@ static void conn_update_events(struct worker *w, struct conn *c, bool want_out, 
 {
     if (want_out == c->want_out && pause_in == c->paused_in)
         return;
-    struct epoll_event ev = { .events = (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) |
-                                        EPOLLRDHUP,
+    struct epoll_event ev = { .events =
+                                  (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) | EPOLLRDHUP,
                               .data.ptr = c };
     epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_out = want_out;
@@ -296,7 +297,8 @@ static void tick_all(struct worker *w, uint64_t t)
     }
 }
 
-/* ---- the worker loop -------------------------------------------------------------------------- */
+/* ---- the worker loop --------------------------------------------------------------------------
+ */
 
 static void pin(struct worker *w)
 {
@@ -459,8 +461,8 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
             .body_timeout_ns = (uint64_t)cfg->http.body_timeout_ms * 1000000ull,
         };
         w->info.ring = lr_ring_new(cfg->workers.queue_size);
-        if (!w->info.ring || lr_dp_otlp_ctx_init(&w->otlp, cfg, w->info.ring, &w->stats,
-                                                 w->id) < 0) {
+        if (!w->info.ring ||
+            lr_dp_otlp_ctx_init(&w->otlp, cfg, w->info.ring, &w->stats, w->id) < 0) {
             snprintf(errstr, errlen, "out of memory");
             goto fail;
         }

@@ -15,44 +15,45 @@
 
 /* A librdkafka property passed through untouched (exporters.kafka.producer). */
 struct lr_cfg_kv {
-    char *key;    /* owned */
-    char *value;  /* owned */
+    char *key;   /* owned */
+    char *value; /* owned */
 };
 
 struct lr_config {
     struct {
-        char host[LR_CFG_HOST_MAX];      /* receivers.otlp.protocols.http.endpoint host (default 127.0.0.1) */
-        uint16_t port;                   /* ... port (default 4318) */
-        uint64_t max_body_bytes;         /* receivers.otlp.protocols.http.max_request_body_size (20 MiB) */
-        uint32_t max_header_bytes;       /* receivers.otlp.protocols.http.max_header_bytes (64 KiB) */
-        uint32_t max_headers;            /* receivers.otlp.protocols.http.max_headers (100) */
-        uint32_t header_timeout_ms;      /* receivers.otlp.protocols.http.header_timeout_ms (10000) */
-        uint32_t idle_timeout_ms;        /* receivers.otlp.protocols.http.idle_timeout_ms (60000) */
-        uint32_t body_timeout_ms;        /* receivers.otlp.protocols.http.body_timeout_ms (30000) */
+        char host[LR_CFG_HOST_MAX]; /* receivers.otlp.protocols.http.endpoint host (default
+                                       127.0.0.1) */
+        uint16_t port;              /* ... port (default 4318) */
+        uint64_t max_body_bytes; /* receivers.otlp.protocols.http.max_request_body_size (20 MiB) */
+        uint32_t max_header_bytes;  /* receivers.otlp.protocols.http.max_header_bytes (64 KiB) */
+        uint32_t max_headers;       /* receivers.otlp.protocols.http.max_headers (100) */
+        uint32_t header_timeout_ms; /* receivers.otlp.protocols.http.header_timeout_ms (10000) */
+        uint32_t idle_timeout_ms;   /* receivers.otlp.protocols.http.idle_timeout_ms (60000) */
+        uint32_t body_timeout_ms;   /* receivers.otlp.protocols.http.body_timeout_ms (30000) */
     } http;
     struct {
-        char cores[256];                 /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
-        uint32_t queue_size;             /* workers.queue_size: ring entries per worker (4096) */
+        char cores[256];     /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
+        uint32_t queue_size; /* workers.queue_size: ring entries per worker (4096) */
     } workers;
     struct {
-        char brokers[1024];              /* exporters.kafka.brokers, comma-joined; "" = embedded */
-        char topic_traces[250];          /* exporters.kafka.traces.topic (otlp_spans) */
-        char topic_metrics[250];         /* exporters.kafka.metrics.topic (otlp_metrics) */
-        char topic_logs[250];            /* exporters.kafka.logs.topic (otlp_logs) */
-        bool partition_traces_by_id;     /* exporters.kafka.partition_traces_by_id (true) */
-        uint32_t embedded_partitions;    /* exporters.kafka.embedded_partitions (4) */
-        uint32_t flush_timeout_ms;       /* exporters.kafka.flush_timeout_ms (10000) */
-        struct lr_cfg_kv *producer;      /* exporters.kafka.producer: librdkafka properties */
+        char brokers[1024];           /* exporters.kafka.brokers, comma-joined; "" = embedded */
+        char topic_traces[250];       /* exporters.kafka.traces.topic (otlp_spans) */
+        char topic_metrics[250];      /* exporters.kafka.metrics.topic (otlp_metrics) */
+        char topic_logs[250];         /* exporters.kafka.logs.topic (otlp_logs) */
+        bool partition_traces_by_id;  /* exporters.kafka.partition_traces_by_id (true) */
+        uint32_t embedded_partitions; /* exporters.kafka.embedded_partitions (4) */
+        uint32_t flush_timeout_ms;    /* exporters.kafka.flush_timeout_ms (10000) */
+        struct lr_cfg_kv *producer;   /* exporters.kafka.producer: librdkafka properties */
         size_t n_producer;
     } kafka;
     struct {
-        char host[LR_CFG_HOST_MAX];      /* admin.endpoint host (127.0.0.1) */
-        uint16_t port;                   /* admin.endpoint port (13133) */
+        char host[LR_CFG_HOST_MAX]; /* admin.endpoint host (127.0.0.1) */
+        uint16_t port;              /* admin.endpoint port (13133) */
     } admin;
     struct {
-        char run_dir[LR_CFG_PATH_MAX];   /* service.run_dir (/run/linerate) */
-        uint32_t status_interval_ms;     /* service.status_interval_ms (5000; 0 = off) */
-        uint32_t shutdown_grace_ms;      /* service.shutdown_grace_ms (10000) */
+        char run_dir[LR_CFG_PATH_MAX]; /* service.run_dir (/run/linerate) */
+        uint32_t status_interval_ms;   /* service.status_interval_ms (5000; 0 = off) */
+        uint32_t shutdown_grace_ms;    /* service.shutdown_grace_ms (10000) */
     } service;
 };
 
@@ -67,9 +68,9 @@ int lr_cp_config_load_file(struct lr_config *c, const char *path, char *errstr, 
 int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, const char *name,
                              char *errstr, size_t errlen);
 
-/* Sets one key by its dotted name ("receivers.otlp.protocols.http.endpoint") from a string, with the same
- * checks as the file. For `exporters.kafka.producer.<prop>` the value passes through. Returns 0
- * or -1 with `errstr` set to "KEY: REASON". */
+/* Sets one key by its dotted name ("receivers.otlp.protocols.http.endpoint") from a string, with
+ * the same checks as the file. For `exporters.kafka.producer.<prop>` the value passes through.
+ * Returns 0 or -1 with `errstr` set to "KEY: REASON". */
 int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, char *errstr,
                      size_t errlen);
 

@@ -22,46 +22,48 @@
 #include "linerate/slice.h"
 
 struct lr_http1_limits {
-    size_t max_header_bytes;   /* request line + all header lines, bytes (431 above) */
-    uint32_t max_headers;      /* header lines (431 above) */
-    size_t max_body_bytes;     /* body after de-chunking and decompression (413 above) */
-    uint64_t header_timeout_ns; /* from the first byte of a request to the end of its headers (408) */
-    uint64_t idle_timeout_ns;   /* no bytes on a connection with no request in progress: close */
-    uint64_t body_timeout_ns;   /* no progress on a body this long: 408 and close */
+    size_t max_header_bytes; /* request line + all header lines, bytes (431 above) */
+    uint32_t max_headers;    /* header lines (431 above) */
+    size_t max_body_bytes;   /* body after de-chunking and decompression (413 above) */
+    uint64_t
+        header_timeout_ns;    /* from the first byte of a request to the end of its headers (408) */
+    uint64_t idle_timeout_ns; /* no bytes on a connection with no request in progress: close */
+    uint64_t body_timeout_ns; /* no progress on a body this long: 408 and close */
 };
 
 struct lr_http_header {
-    struct lr_slice name;      /* as received (compare case-insensitively) */
-    struct lr_slice value;     /* leading/trailing whitespace removed */
+    struct lr_slice name;  /* as received (compare case-insensitively) */
+    struct lr_slice value; /* leading/trailing whitespace removed */
 };
 
 /* A request as the engine hands it to the handler. Everything borrows from the connection and is
  * valid only during the callback. */
 struct lr_http_req {
     struct lr_slice method;
-    struct lr_slice target;        /* request-target as sent (path and query) */
-    struct lr_slice path;          /* target without the query */
-    int version_minor;             /* HTTP/1.x */
+    struct lr_slice target; /* request-target as sent (path and query) */
+    struct lr_slice path;   /* target without the query */
+    int version_minor;      /* HTTP/1.x */
     const struct lr_http_header *headers;
     uint32_t n_headers;
-    struct lr_slice content_type;  /* media type only, lowercased view is NOT made: compare
-                                      case-insensitively; parameters (;charset=...) stripped */
+    struct lr_slice content_type;     /* media type only, lowercased view is NOT made: compare
+                                         case-insensitively; parameters (;charset=...) stripped */
     struct lr_slice content_encoding; /* as sent ("" when absent) */
     bool has_content_length;
-    uint64_t content_length;       /* when has_content_length */
+    uint64_t content_length; /* when has_content_length */
     bool chunked;
-    bool keep_alive;               /* the connection stays open after this request */
-    struct lr_slice body;          /* de-chunked and decompressed; empty in on_headers */
+    bool keep_alive;      /* the connection stays open after this request */
+    struct lr_slice body; /* de-chunked and decompressed; empty in on_headers */
 };
 
 /* What the handler answers. `body` is borrowed until the handler returns (the engine copies it).
- * `extra_headers` is NULL or complete header lines, each ending in CRLF (e.g. "Retry-After: 1\r\n"). */
+ * `extra_headers` is NULL or complete header lines, each ending in CRLF (e.g. "Retry-After:
+ * 1\r\n"). */
 struct lr_http_resp {
     int status;
-    const char *content_type;      /* NULL: no Content-Type header */
+    const char *content_type; /* NULL: no Content-Type header */
     struct lr_slice body;
     const char *extra_headers;
-    bool close;                    /* close the connection after this response */
+    bool close; /* close the connection after this response */
 };
 
 struct lr_http_handler {

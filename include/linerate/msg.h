@@ -12,12 +12,12 @@
  * Made by a worker, taken by the output thread, which hands `value` to librdkafka. */
 struct lr_msg {
     enum lr_signal signal;
-    uint32_t worker;        /* the worker that made it (for per-worker accounting) */
-    uint32_t key_len;       /* 0: no key; traces: 32 (lowercase hex trace id) */
+    uint32_t worker;  /* the worker that made it (for per-worker accounting) */
+    uint32_t key_len; /* 0: no key; traces: 32 (lowercase hex trace id) */
     char key[32];
-    uint64_t n_items;       /* spans / data points / log records inside `value` */
+    uint64_t n_items; /* spans / data points / log records inside `value` */
     size_t len;
-    uint8_t *value;         /* owned, malloc'd; freed by whoever frees the message */
+    uint8_t *value; /* owned, malloc'd; freed by whoever frees the message */
 };
 
 /* Returns an owned message with a `len`-byte value buffer (uninitialised), or NULL. */

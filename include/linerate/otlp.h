@@ -33,7 +33,8 @@ struct lr_otlp_field {
 /* One Resource{Spans,Metrics,Logs} entry (field 1 of the request). */
 struct lr_otlp_resource {
     struct lr_otlp_field f;
-    struct lr_slice service_name; /* resource attribute service.name (string value); len 0 if absent */
+    struct lr_slice
+        service_name; /* resource attribute service.name (string value); len 0 if absent */
     uint32_t first_scope, n_scopes; /* index range into lr_otlp_view.scopes */
 };
 
@@ -49,17 +50,17 @@ struct lr_otlp_scope {
  * metrics only f, scope, name (the metric name) and n_points are filled. */
 struct lr_otlp_item {
     struct lr_otlp_field f;
-    uint32_t scope;               /* index into lr_otlp_view.scopes */
+    uint32_t scope; /* index into lr_otlp_view.scopes */
     uint8_t trace_id[16];
     uint8_t span_id[8];
     uint8_t parent_span_id[8];
-    bool has_trace_id;            /* a 16-byte trace_id was present */
-    bool has_parent;              /* a non-empty parent_span_id was present */
-    uint32_t kind;                /* Span.SpanKind */
-    uint32_t status_code;         /* Status.StatusCode (0 unset, 1 ok, 2 error) */
-    uint64_t start_ns, end_ns;    /* span start/end; for logs: time_unix_nano, 0 */
-    struct lr_slice name;         /* span name / metric name; empty for logs */
-    uint32_t n_points;            /* metrics: data points in this metric; traces/logs: 1 */
+    bool has_trace_id;         /* a 16-byte trace_id was present */
+    bool has_parent;           /* a non-empty parent_span_id was present */
+    uint32_t kind;             /* Span.SpanKind */
+    uint32_t status_code;      /* Status.StatusCode (0 unset, 1 ok, 2 error) */
+    uint64_t start_ns, end_ns; /* span start/end; for logs: time_unix_nano, 0 */
+    struct lr_slice name;      /* span name / metric name; empty for logs */
+    uint32_t n_points;         /* metrics: data points in this metric; traces/logs: 1 */
 };
 
 /* Caller-owned storage the walker fills. The walker never allocates: when a request holds more
@@ -72,8 +73,8 @@ struct lr_otlp_view {
     struct lr_otlp_scope *scopes;
     uint32_t scopes_cap, n_scopes;
     struct lr_otlp_item *items;
-    uint32_t items_cap, n_items;  /* spans / metrics / log records recorded (<= cap) */
-    bool truncated;               /* some entry did not fit its capacity */
+    uint32_t items_cap, n_items; /* spans / metrics / log records recorded (<= cap) */
+    bool truncated;              /* some entry did not fit its capacity */
 
     /* Counts over the whole request, exact even when truncated. */
     uint64_t n_spans, n_points, n_log_records;

@@ -31,7 +31,10 @@ static inline struct lr_ring *lr_ring_new(size_t cap)
     return r;
 }
 
-static inline void lr_ring_free(struct lr_ring *r) { free(r); }
+static inline void lr_ring_free(struct lr_ring *r)
+{
+    free(r);
+}
 
 /* Producer: queues `p` (ownership passes to the consumer). Returns false when full. */
 static inline bool lr_ring_push(struct lr_ring *r, void *p)

@@ -25,12 +25,12 @@ static inline uint64_t lr_stat_get(const lr_counter *c)
 /* One worker's counters (written by that worker only). Items are spans, metric data points and
  * log records, indexed by enum lr_signal. */
 struct lr_worker_stats {
-    lr_counter requests[LR_SIG_COUNT];   /* OTLP export requests answered 200 */
-    lr_counter accepted[LR_SIG_COUNT];   /* items in those requests */
-    lr_counter refused[LR_SIG_COUNT];    /* items in well-formed requests refused (overload) */
-    lr_counter records[LR_SIG_COUNT];    /* Kafka records queued for the output thread */
-    lr_counter bad_requests;             /* answered 4xx (malformed, limits, routing) */
-    lr_counter overloaded;               /* answered 503 because the output queue was full */
+    lr_counter requests[LR_SIG_COUNT]; /* OTLP export requests answered 200 */
+    lr_counter accepted[LR_SIG_COUNT]; /* items in those requests */
+    lr_counter refused[LR_SIG_COUNT];  /* items in well-formed requests refused (overload) */
+    lr_counter records[LR_SIG_COUNT];  /* Kafka records queued for the output thread */
+    lr_counter bad_requests;           /* answered 4xx (malformed, limits, routing) */
+    lr_counter overloaded;             /* answered 503 because the output queue was full */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;
@@ -41,7 +41,7 @@ struct lr_output_stats {
     lr_counter sent[LR_SIG_COUNT];        /* items Kafka acknowledged */
     lr_counter send_failed[LR_SIG_COUNT]; /* items whose records failed permanently */
     lr_counter records_sent, records_failed;
-    lr_counter produced;                  /* records handed to librdkafka */
+    lr_counter produced; /* records handed to librdkafka */
 };
 
 #endif

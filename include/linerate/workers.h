@@ -18,9 +18,9 @@
 struct lr_dp_workers;
 
 struct lr_dp_worker_info {
-    int cpu;                        /* the logical CPU it is pinned to */
-    int numa_node;                  /* that CPU's NUMA node (0 without NUMA) */
-    struct lr_ring *ring;           /* worker → output thread (the output thread pops) */
+    int cpu;              /* the logical CPU it is pinned to */
+    int numa_node;        /* that CPU's NUMA node (0 without NUMA) */
+    struct lr_ring *ring; /* worker → output thread (the output thread pops) */
     const struct lr_worker_stats *stats;
 };
 

@@ -13,7 +13,8 @@ extern "C" {
 #include "linerate/config.h"
 }
 
-namespace {
+namespace
+{
 
 std::string read_file(const char *path)
 {
@@ -144,8 +145,8 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
         if (line.rfind("| `", 0) != 0)
             continue;
         size_t k0 = 3, k1 = line.find('`', k0);
-        size_t c1 = line.find(" | ", k1);          // after the key
-        size_t c2 = line.find(" | ", c1 + 3);      // after the type
+        size_t c1 = line.find(" | ", k1);     // after the key
+        size_t c2 = line.find(" | ", c1 + 3); // after the type
         size_t d0 = c2 + 4, d1 = line.find('`', d0);
         std::string key = line.substr(k0, k1 - k0), def = line.substr(d0, d1 - d0);
         rows++;
@@ -168,20 +169,20 @@ TEST(ConfigDefaults, ExampleYamlLoadsAndEqualsDefaults)
     expect_same(ex.c, defaults.c);
     // Every key of the reference appears in the example.
     std::string example = read_file("docs/linerate.example.yaml");
-    for (const char *leaf : {"endpoint:", "max_request_body_size:", "max_header_bytes:",
-                             "max_headers:", "header_timeout_ms:", "idle_timeout_ms:",
-                             "body_timeout_ms:", "cores:", "queue_size:", "brokers:", "topic:",
-                             "partition_traces_by_id:", "embedded_partitions:",
-                             "flush_timeout_ms:", "producer:", "run_dir:", "status_interval_ms:",
-                             "shutdown_grace_ms:"})
+    for (const char *leaf :
+         { "endpoint:", "max_request_body_size:", "max_header_bytes:", "max_headers:",
+           "header_timeout_ms:", "idle_timeout_ms:", "body_timeout_ms:", "cores:", "queue_size:",
+           "brokers:", "topic:", "partition_traces_by_id:", "embedded_partitions:",
+           "flush_timeout_ms:", "producer:", "run_dir:", "status_interval_ms:",
+           "shutdown_grace_ms:" })
         EXPECT_NE(example.find(leaf), std::string::npos) << leaf;
 }
 
 TEST(ConfigDefaults, EmptyAndNullDocumentsAreValid)
 {
-    for (const char *yaml : {"", "# only a comment\n", "---\n", "receivers:\n",
-                             "receivers:\n  otlp:\n    protocols:\n      http:\n", "workers: ~\n",
-                             "exporters:\n  kafka:\n    producer:\n    brokers:\n"}) {
+    for (const char *yaml : { "", "# only a comment\n", "---\n", "receivers:\n",
+                              "receivers:\n  otlp:\n    protocols:\n      http:\n", "workers: ~\n",
+                              "exporters:\n  kafka:\n    producer:\n    brokers:\n" }) {
         Cfg c, defaults;
         EXPECT_EQ(load(&c.c, yaml), "") << yaml;
         expect_same(c.c, defaults.c);
@@ -266,29 +267,29 @@ TEST(ConfigKeys, EveryKeyThroughSet)
 {
     Cfg c;
     const char *kv[][2] = {
-        {"receivers.otlp.protocols.http.endpoint", "[::1]:14318"},
-        {"receivers.otlp.protocols.http.max_request_body_size", "8388608"},
-        {"receivers.otlp.protocols.http.max_header_bytes", "2048"},
-        {"receivers.otlp.protocols.http.max_headers", "50"},
-        {"receivers.otlp.protocols.http.header_timeout_ms", "1000"},
-        {"receivers.otlp.protocols.http.idle_timeout_ms", "2000"},
-        {"receivers.otlp.protocols.http.body_timeout_ms", "3000"},
-        {"workers.cores", "0-1,3"},
-        {"workers.queue_size", "128"},
-        {"exporters.kafka.brokers", " k1:9092 , [fe80::1]:9093"},
-        {"exporters.kafka.traces.topic", "t.spans"},
-        {"exporters.kafka.metrics.topic", "t-metrics"},
-        {"exporters.kafka.logs.topic", "T_logs"},
-        {"exporters.kafka.partition_traces_by_id", "false"},
-        {"exporters.kafka.embedded_partitions", "16"},
-        {"exporters.kafka.flush_timeout_ms", "0"},
-        {"exporters.kafka.producer.linger.ms", "5"},
-        {"exporters.kafka.producer.compression.type", "zstd"},
-        {"exporters.kafka.producer.linger.ms", "7"},
-        {"admin.endpoint", "0.0.0.0:9000"},
-        {"service.run_dir", "/tmp/lr"},
-        {"service.status_interval_ms", "0"},
-        {"service.shutdown_grace_ms", "600000"},
+        { "receivers.otlp.protocols.http.endpoint", "[::1]:14318" },
+        { "receivers.otlp.protocols.http.max_request_body_size", "8388608" },
+        { "receivers.otlp.protocols.http.max_header_bytes", "2048" },
+        { "receivers.otlp.protocols.http.max_headers", "50" },
+        { "receivers.otlp.protocols.http.header_timeout_ms", "1000" },
+        { "receivers.otlp.protocols.http.idle_timeout_ms", "2000" },
+        { "receivers.otlp.protocols.http.body_timeout_ms", "3000" },
+        { "workers.cores", "0-1,3" },
+        { "workers.queue_size", "128" },
+        { "exporters.kafka.brokers", " k1:9092 , [fe80::1]:9093" },
+        { "exporters.kafka.traces.topic", "t.spans" },
+        { "exporters.kafka.metrics.topic", "t-metrics" },
+        { "exporters.kafka.logs.topic", "T_logs" },
+        { "exporters.kafka.partition_traces_by_id", "false" },
+        { "exporters.kafka.embedded_partitions", "16" },
+        { "exporters.kafka.flush_timeout_ms", "0" },
+        { "exporters.kafka.producer.linger.ms", "5" },
+        { "exporters.kafka.producer.compression.type", "zstd" },
+        { "exporters.kafka.producer.linger.ms", "7" },
+        { "admin.endpoint", "0.0.0.0:9000" },
+        { "service.run_dir", "/tmp/lr" },
+        { "service.status_interval_ms", "0" },
+        { "service.shutdown_grace_ms", "600000" },
     };
     for (auto &p : kv)
         ASSERT_EQ(set(&c.c, p[0], p[1]), "") << p[0];
@@ -305,12 +306,12 @@ TEST(ConfigKeys, ScalarForms)
     EXPECT_EQ(c.c.http.max_header_bytes, 1u << 20);
     EXPECT_EQ(set(&c.c, "receivers.otlp.protocols.http.max_header_bytes", "1KiB"), "");
     EXPECT_EQ(c.c.http.max_header_bytes, 1024u);
-    for (const char *t : {"true", "True", "TRUE", "yes", "on"}) {
+    for (const char *t : { "true", "True", "TRUE", "yes", "on" }) {
         c.c.kafka.partition_traces_by_id = false;
         EXPECT_EQ(set(&c.c, "exporters.kafka.partition_traces_by_id", t), "");
         EXPECT_TRUE(c.c.kafka.partition_traces_by_id) << t;
     }
-    for (const char *f : {"false", "False", "no", "off", "OFF"}) {
+    for (const char *f : { "false", "False", "no", "off", "OFF" }) {
         c.c.kafka.partition_traces_by_id = true;
         EXPECT_EQ(set(&c.c, "exporters.kafka.partition_traces_by_id", f), "");
         EXPECT_FALSE(c.c.kafka.partition_traces_by_id) << f;
@@ -335,13 +336,13 @@ TEST(ConfigKeys, BrokersListAndStringForms)
     struct {
         const char *yaml, *want;
     } cases[] = {
-        {"exporters: {kafka: {brokers: [a:1, b:2, \"[::1]:3\"]}}", "a:1,b:2,[::1]:3"},
-        {"exporters:\n  kafka:\n    brokers:\n      - a:1\n      - b:2\n", "a:1,b:2"},
-        {"exporters: {kafka: {brokers: a:1}}", "a:1"},
-        {"exporters: {kafka: {brokers: \"a:1, b:2\"}}", "a:1,b:2"},
-        {"exporters: {kafka: {brokers: []}}", ""},
-        {"exporters: {kafka: {brokers: \"\"}}", ""},
-        {"exporters: {kafka: {brokers: ~}}", ""},
+        { "exporters: {kafka: {brokers: [a:1, b:2, \"[::1]:3\"]}}", "a:1,b:2,[::1]:3" },
+        { "exporters:\n  kafka:\n    brokers:\n      - a:1\n      - b:2\n", "a:1,b:2" },
+        { "exporters: {kafka: {brokers: a:1}}", "a:1" },
+        { "exporters: {kafka: {brokers: \"a:1, b:2\"}}", "a:1,b:2" },
+        { "exporters: {kafka: {brokers: []}}", "" },
+        { "exporters: {kafka: {brokers: \"\"}}", "" },
+        { "exporters: {kafka: {brokers: ~}}", "" },
     };
     for (auto &t : cases) {
         Cfg c;
@@ -366,7 +367,7 @@ TEST(ConfigKeys, ProducerPassthrough)
               "");
     ASSERT_EQ(c.c.kafka.n_producer, 4u);
     EXPECT_EQ(producer_value(c.c, "acks"), "all");
-    EXPECT_EQ(producer_value(c.c, "enable.idempotence"), "true");  // untouched text
+    EXPECT_EQ(producer_value(c.c, "enable.idempotence"), "true"); // untouched text
     EXPECT_EQ(producer_value(c.c, "queue.buffering.max.kbytes"), "1048576");
     EXPECT_EQ(producer_value(c.c, "client.id"), "lr 1");
     // A second file merges; a later key overrides an earlier one and keeps its place.
@@ -398,8 +399,8 @@ struct ErrCase {
     std::string want;
 };
 
-const std::string kHttp = "receivers:\n  otlp:\n    protocols:\n      http:\n";  // lines 1-4
-const std::string kKafka = "exporters:\n  kafka:\n";                             // lines 1-2
+const std::string kHttp = "receivers:\n  otlp:\n    protocols:\n      http:\n"; // lines 1-4
+const std::string kKafka = "exporters:\n  kafka:\n";                            // lines 1-2
 
 std::vector<ErrCase> yaml_errors()
 {
@@ -414,247 +415,253 @@ std::vector<ErrCase> yaml_errors()
     const std::string range_http = " is out of range 100..3600000";
     return {
         // The brief's two examples.
-        {kHttp + "        endpoint: 127.0.0.1:4318\n        max_headers: 10\n"
-                 "        max_headers_x: 1\n",
-         "t.yaml:7: receivers.otlp.protocols.http.max_headers_x: unknown key (known: endpoint, "
-         "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-         "idle_timeout_ms, body_timeout_ms)"},
-        {kHttp + "        endpoint: 127.0.0.1:4318\n\n        max_headers: 5000\n",
-         "t.yaml:7: receivers.otlp.protocols.http.max_headers: 5000 is out of range 1..1000"},
-        {"receivers:\n  otlp:\n    protocols:\n      htp: {}\n",
-         "t.yaml:4: receivers.otlp.protocols.htp: unknown key (known: http)"},
+        { kHttp + "        endpoint: 127.0.0.1:4318\n        max_headers: 10\n"
+                  "        max_headers_x: 1\n",
+          "t.yaml:7: receivers.otlp.protocols.http.max_headers_x: unknown key (known: endpoint, "
+          "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
+          "idle_timeout_ms, body_timeout_ms)" },
+        { kHttp + "        endpoint: 127.0.0.1:4318\n\n        max_headers: 5000\n",
+          "t.yaml:7: receivers.otlp.protocols.http.max_headers: 5000 is out of range 1..1000" },
+        { "receivers:\n  otlp:\n    protocols:\n      htp: {}\n",
+          "t.yaml:4: receivers.otlp.protocols.htp: unknown key (known: http)" },
         // Unknown keys at each level.
-        {"foo: 1\n", std::string("t.yaml:1: foo: unknown key (") + kKnownTop + ")"},
-        {"receivers:\n  jaeger: {}\n", "t.yaml:2: receivers.jaeger: unknown key (known: otlp)"},
-        {"receivers: {otlp: {grpc: {}}}\n",
-         "t.yaml:1: receivers.otlp.grpc: unknown key (known: protocols)"},
-        {"exporters: {kafka: {topic: x}}\n",
-         std::string("t.yaml:1: exporters.kafka.topic: unknown key (known: ") + kKnownKafka + ")"},
-        {"exporters: {kafka: {traces: {encoding: otlp_proto}}}\n",
-         "t.yaml:1: exporters.kafka.traces.encoding: unknown key (known: topic)"},
-        {"admin: {port: 1}\n", "t.yaml:1: admin.port: unknown key (known: endpoint)"},
-        {"service: {pipelines: {}}\n",
-         "t.yaml:1: service.pipelines: unknown key (known: run_dir, status_interval_ms, "
-         "shutdown_grace_ms)"},
+        { "foo: 1\n", std::string("t.yaml:1: foo: unknown key (") + kKnownTop + ")" },
+        { "receivers:\n  jaeger: {}\n", "t.yaml:2: receivers.jaeger: unknown key (known: otlp)" },
+        { "receivers: {otlp: {grpc: {}}}\n",
+          "t.yaml:1: receivers.otlp.grpc: unknown key (known: protocols)" },
+        { "exporters: {kafka: {topic: x}}\n",
+          std::string("t.yaml:1: exporters.kafka.topic: unknown key (known: ") + kKnownKafka +
+              ")" },
+        { "exporters: {kafka: {traces: {encoding: otlp_proto}}}\n",
+          "t.yaml:1: exporters.kafka.traces.encoding: unknown key (known: topic)" },
+        { "admin: {port: 1}\n", "t.yaml:1: admin.port: unknown key (known: endpoint)" },
+        { "service: {pipelines: {}}\n",
+          "t.yaml:1: service.pipelines: unknown key (known: run_dir, status_interval_ms, "
+          "shutdown_grace_ms)" },
         // Keys are single names: a dotted key is not a shortcut.
-        {"receivers.otlp: {}\n",
-         std::string("t.yaml:1: receivers.otlp: unknown key (") + kKnownTop + ")"},
-        {"\"\": 1\n", std::string("t.yaml:1: : unknown key (") + kKnownTop + ")"},
-        {long_path + ": 1\n",
-         "t.yaml:1: " + long_path.substr(0, 511) + ": unknown key (" + kKnownTop + ")"},
+        { "receivers.otlp: {}\n",
+          std::string("t.yaml:1: receivers.otlp: unknown key (") + kKnownTop + ")" },
+        { "\"\": 1\n", std::string("t.yaml:1: : unknown key (") + kKnownTop + ")" },
+        { long_path + ": 1\n",
+          "t.yaml:1: " + long_path.substr(0, 511) + ": unknown key (" + kKnownTop + ")" },
         // Wrong types.
-        {"hello\n", "t.yaml:1: (top level): expected a mapping, got a scalar"},
-        {"- a\n", "t.yaml:1: (top level): expected a mapping, got a sequence"},
-        {"receivers: 5\n", "t.yaml:1: receivers: expected a mapping, got a scalar"},
-        {"receivers: [otlp]\n", "t.yaml:1: receivers: expected a mapping, got a sequence"},
-        {"exporters: {kafka: {traces: otlp_spans}}\n",
-         "t.yaml:1: exporters.kafka.traces: expected a mapping, got a scalar"},
-        {"workers:\n  cores: {a: 1}\n",
-         "t.yaml:2: workers.cores: expected a scalar, got a mapping"},
-        {"workers:\n  queue_size: [1]\n",
-         "t.yaml:2: workers.queue_size: expected a scalar, got a sequence"},
-        {"workers:\n  queue_size: ~\n", "t.yaml:2: workers.queue_size: missing value"},
-        {"workers:\n  queue_size: null\n", "t.yaml:2: workers.queue_size: missing value"},
-        {"? [a]\n: 1\n", "t.yaml:1: (top level): a key must be a scalar, got a sequence"},
-        {"workers:\n  ? {a: 1}\n  : 1\n",
-         "t.yaml:2: workers: a key must be a scalar, got a mapping"},
+        { "hello\n", "t.yaml:1: (top level): expected a mapping, got a scalar" },
+        { "- a\n", "t.yaml:1: (top level): expected a mapping, got a sequence" },
+        { "receivers: 5\n", "t.yaml:1: receivers: expected a mapping, got a scalar" },
+        { "receivers: [otlp]\n", "t.yaml:1: receivers: expected a mapping, got a sequence" },
+        { "exporters: {kafka: {traces: otlp_spans}}\n",
+          "t.yaml:1: exporters.kafka.traces: expected a mapping, got a scalar" },
+        { "workers:\n  cores: {a: 1}\n",
+          "t.yaml:2: workers.cores: expected a scalar, got a mapping" },
+        { "workers:\n  queue_size: [1]\n",
+          "t.yaml:2: workers.queue_size: expected a scalar, got a sequence" },
+        { "workers:\n  queue_size: ~\n", "t.yaml:2: workers.queue_size: missing value" },
+        { "workers:\n  queue_size: null\n", "t.yaml:2: workers.queue_size: missing value" },
+        { "? [a]\n: 1\n", "t.yaml:1: (top level): a key must be a scalar, got a sequence" },
+        { "workers:\n  ? {a: 1}\n  : 1\n",
+          "t.yaml:2: workers: a key must be a scalar, got a mapping" },
         // Duplicate keys.
-        {"workers:\n  cores: all\n  cores: 1\n",
-         "t.yaml:3: workers.cores: duplicate key (first at line 2)"},
-        {"admin: {}\nworkers: {}\nadmin: {}\n", "t.yaml:3: admin: duplicate key (first at line 1)"},
-        {kKafka + "    producer:\n      acks: all\n    producer: {}\n",
-         "t.yaml:5: exporters.kafka.producer: duplicate key (first at line 3)"},
+        { "workers:\n  cores: all\n  cores: 1\n",
+          "t.yaml:3: workers.cores: duplicate key (first at line 2)" },
+        { "admin: {}\nworkers: {}\nadmin: {}\n",
+          "t.yaml:3: admin: duplicate key (first at line 1)" },
+        { kKafka + "    producer:\n      acks: all\n    producer: {}\n",
+          "t.yaml:5: exporters.kafka.producer: duplicate key (first at line 3)" },
         // Integers, sizes, durations.
-        {"workers: {queue_size: abc}\n",
-         "t.yaml:1: workers.queue_size: 'abc' is not an unsigned integer"},
-        {"workers: {queue_size: -1}\n",
-         "t.yaml:1: workers.queue_size: '-1' is not an unsigned integer"},
-        {"workers: {queue_size: +64}\n",
-         "t.yaml:1: workers.queue_size: '+64' is not an unsigned integer"},
-        {"workers: {queue_size: 1e3}\n",
-         "t.yaml:1: workers.queue_size: '1e3' is not an unsigned integer"},
-        {"workers: {queue_size: 0x100}\n",
-         "t.yaml:1: workers.queue_size: '0x100' is not an unsigned integer"},
-        {"workers: {queue_size: \"\"}\n",
-         "t.yaml:1: workers.queue_size: '' is not an unsigned integer"},
-        {"workers: {queue_size: 99999999999999999999}\n",
-         "t.yaml:1: workers.queue_size: '99999999999999999999' is not an unsigned integer"},
-        {"workers: {queue_size: 63}\n",
-         "t.yaml:1: workers.queue_size: 63 is out of range 64..1048576"},
-        {"workers: {queue_size: 1048577}\n",
-         "t.yaml:1: workers.queue_size: 1048577 is out of range 64..1048576"},
-        {"workers: {queue_size: 4294967296}\n",
-         "t.yaml:1: workers.queue_size: 4294967296 is out of range 64..1048576"},
-        {kHttp + "        max_headers: 0\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_headers: 0 is out of range 1..1000"},
-        {kHttp + "        max_request_body_size: 20MB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '20MB' is not a size (an "
-         "integer, optionally with KiB, MiB or GiB)"},
-        {kHttp + "        max_request_body_size: MiB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 'MiB' is not a size (an "
-         "integer, optionally with KiB, MiB or GiB)"},
-        {kHttp + "        max_request_body_size: 20 MiB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '20 MiB' is not a size "
-         "(an integer, optionally with KiB, MiB or GiB)"},
-        {kHttp + "        max_request_body_size: 99999999999GiB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '99999999999GiB' is not a "
-         "size (an integer, optionally with KiB, MiB or GiB)"},
-        {kHttp + "        max_request_body_size: 5GiB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 5GiB is out of range "
-         "1KiB..4GiB"},
-        {kHttp + "        max_request_body_size: 1023\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 1023 is out of range "
-         "1KiB..4GiB"},
-        {kHttp + "        max_header_bytes: 2MiB\n",
-         "t.yaml:5: receivers.otlp.protocols.http.max_header_bytes: 2MiB is out of range "
-         "1KiB..1MiB"},
-        {kHttp + "        header_timeout_ms: 99\n",
-         "t.yaml:5: receivers.otlp.protocols.http.header_timeout_ms: 99" + range_http},
-        {kHttp + "        idle_timeout_ms: 3600001\n",
-         "t.yaml:5: receivers.otlp.protocols.http.idle_timeout_ms: 3600001" + range_http},
-        {kHttp + "        body_timeout_ms: 0\n",
-         "t.yaml:5: receivers.otlp.protocols.http.body_timeout_ms: 0" + range_http},
-        {kHttp + "        body_timeout_ms: 10s\n",
-         "t.yaml:5: receivers.otlp.protocols.http.body_timeout_ms: '10s' is not an unsigned "
-         "integer"},
-        {kKafka + "    embedded_partitions: 257\n",
-         "t.yaml:3: exporters.kafka.embedded_partitions: 257 is out of range 1..256"},
-        {kKafka + "    flush_timeout_ms: 600001\n",
-         "t.yaml:3: exporters.kafka.flush_timeout_ms: 600001 is out of range 0..600000"},
-        {"service: {status_interval_ms: 99}\n",
-         "t.yaml:1: service.status_interval_ms: 99 is out of range 0 or 100..3600000"},
-        {"service: {status_interval_ms: 3600001}\n",
-         "t.yaml:1: service.status_interval_ms: 3600001 is out of range 0 or 100..3600000"},
-        {"service: {shutdown_grace_ms: 600001}\n",
-         "t.yaml:1: service.shutdown_grace_ms: 600001 is out of range 0..600000"},
+        { "workers: {queue_size: abc}\n",
+          "t.yaml:1: workers.queue_size: 'abc' is not an unsigned integer" },
+        { "workers: {queue_size: -1}\n",
+          "t.yaml:1: workers.queue_size: '-1' is not an unsigned integer" },
+        { "workers: {queue_size: +64}\n",
+          "t.yaml:1: workers.queue_size: '+64' is not an unsigned integer" },
+        { "workers: {queue_size: 1e3}\n",
+          "t.yaml:1: workers.queue_size: '1e3' is not an unsigned integer" },
+        { "workers: {queue_size: 0x100}\n",
+          "t.yaml:1: workers.queue_size: '0x100' is not an unsigned integer" },
+        { "workers: {queue_size: \"\"}\n",
+          "t.yaml:1: workers.queue_size: '' is not an unsigned integer" },
+        { "workers: {queue_size: 99999999999999999999}\n",
+          "t.yaml:1: workers.queue_size: '99999999999999999999' is not an unsigned integer" },
+        { "workers: {queue_size: 63}\n",
+          "t.yaml:1: workers.queue_size: 63 is out of range 64..1048576" },
+        { "workers: {queue_size: 1048577}\n",
+          "t.yaml:1: workers.queue_size: 1048577 is out of range 64..1048576" },
+        { "workers: {queue_size: 4294967296}\n",
+          "t.yaml:1: workers.queue_size: 4294967296 is out of range 64..1048576" },
+        { kHttp + "        max_headers: 0\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_headers: 0 is out of range 1..1000" },
+        { kHttp + "        max_request_body_size: 20MB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '20MB' is not a size (an "
+          "integer, optionally with KiB, MiB or GiB)" },
+        { kHttp + "        max_request_body_size: MiB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 'MiB' is not a size (an "
+          "integer, optionally with KiB, MiB or GiB)" },
+        { kHttp + "        max_request_body_size: 20 MiB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '20 MiB' is not a size "
+          "(an integer, optionally with KiB, MiB or GiB)" },
+        { kHttp + "        max_request_body_size: 99999999999GiB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: '99999999999GiB' is not "
+          "a "
+          "size (an integer, optionally with KiB, MiB or GiB)" },
+        { kHttp + "        max_request_body_size: 5GiB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 5GiB is out of range "
+          "1KiB..4GiB" },
+        { kHttp + "        max_request_body_size: 1023\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_request_body_size: 1023 is out of range "
+          "1KiB..4GiB" },
+        { kHttp + "        max_header_bytes: 2MiB\n",
+          "t.yaml:5: receivers.otlp.protocols.http.max_header_bytes: 2MiB is out of range "
+          "1KiB..1MiB" },
+        { kHttp + "        header_timeout_ms: 99\n",
+          "t.yaml:5: receivers.otlp.protocols.http.header_timeout_ms: 99" + range_http },
+        { kHttp + "        idle_timeout_ms: 3600001\n",
+          "t.yaml:5: receivers.otlp.protocols.http.idle_timeout_ms: 3600001" + range_http },
+        { kHttp + "        body_timeout_ms: 0\n",
+          "t.yaml:5: receivers.otlp.protocols.http.body_timeout_ms: 0" + range_http },
+        { kHttp + "        body_timeout_ms: 10s\n",
+          "t.yaml:5: receivers.otlp.protocols.http.body_timeout_ms: '10s' is not an unsigned "
+          "integer" },
+        { kKafka + "    embedded_partitions: 257\n",
+          "t.yaml:3: exporters.kafka.embedded_partitions: 257 is out of range 1..256" },
+        { kKafka + "    flush_timeout_ms: 600001\n",
+          "t.yaml:3: exporters.kafka.flush_timeout_ms: 600001 is out of range 0..600000" },
+        { "service: {status_interval_ms: 99}\n",
+          "t.yaml:1: service.status_interval_ms: 99 is out of range 0 or 100..3600000" },
+        { "service: {status_interval_ms: 3600001}\n",
+          "t.yaml:1: service.status_interval_ms: 3600001 is out of range 0 or 100..3600000" },
+        { "service: {shutdown_grace_ms: 600001}\n",
+          "t.yaml:1: service.shutdown_grace_ms: 600001 is out of range 0..600000" },
         // Booleans.
-        {kKafka + "    partition_traces_by_id: maybe\n",
-         "t.yaml:3: exporters.kafka.partition_traces_by_id: 'maybe' is not a boolean (true or "
-         "false)"},
-        {kKafka + "    partition_traces_by_id: 1\n",
-         "t.yaml:3: exporters.kafka.partition_traces_by_id: '1' is not a boolean (true or false)"},
+        { kKafka + "    partition_traces_by_id: maybe\n",
+          "t.yaml:3: exporters.kafka.partition_traces_by_id: 'maybe' is not a boolean (true or "
+          "false)" },
+        { kKafka + "    partition_traces_by_id: 1\n",
+          "t.yaml:3: exporters.kafka.partition_traces_by_id: '1' is not a boolean (true or "
+          "false)" },
         // Endpoints.
-        {kHttp + "        endpoint: localhost\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'localhost' is not HOST:PORT (missing "
-         ":PORT)"},
-        {kHttp + "        endpoint: 4318\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '4318' is not HOST:PORT (missing "
-         ":PORT)"},
-        {kHttp + "        endpoint: \"[::1:4318\"\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1:4318' has an unclosed '['"},
-        {kHttp + "        endpoint: \"[::1]4318\"\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1]4318' is not HOST:PORT (missing "
-         ":PORT after ']')"},
-        {kHttp + "        endpoint: \"[]:4318\"\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[]:4318' has an empty address in "
-         "brackets"},
-        {kHttp + "        endpoint: ::1:4318\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '::1:4318': put an IPv6 address in "
-         "brackets, as in [::1]:4318"},
-        {kHttp + "        endpoint: a b:4318\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'a b:4318' has an invalid character in "
-         "the host"},
-        {kHttp + "        endpoint: \"[::1/64]:4318\"\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1/64]:4318' has an invalid "
-         "character in the host"},
-        {kHttp + "        endpoint: " + long_host + ":1\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: '" + long_host +
-             ":1': the host is longer than 255 characters"},
-        {kHttp + "        endpoint: \"host:\"\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:': port '' is not a number"},
-        {kHttp + "        endpoint: host:http\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:http': port 'http' is not a "
-         "number"},
-        {kHttp + "        endpoint: host:0\n",
-         "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:0': port 0 is out of range "
-         "1..65535"},
-        {"admin: {endpoint: \"host:65536\"}\n",
-         "t.yaml:1: admin.endpoint: 'host:65536': port 65536 is out of range 1..65535"},
+        { kHttp + "        endpoint: localhost\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'localhost' is not HOST:PORT (missing "
+          ":PORT)" },
+        { kHttp + "        endpoint: 4318\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '4318' is not HOST:PORT (missing "
+          ":PORT)" },
+        { kHttp + "        endpoint: \"[::1:4318\"\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1:4318' has an unclosed '['" },
+        { kHttp + "        endpoint: \"[::1]4318\"\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1]4318' is not HOST:PORT (missing "
+          ":PORT after ']')" },
+        { kHttp + "        endpoint: \"[]:4318\"\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[]:4318' has an empty address in "
+          "brackets" },
+        { kHttp + "        endpoint: ::1:4318\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '::1:4318': put an IPv6 address in "
+          "brackets, as in [::1]:4318" },
+        { kHttp + "        endpoint: a b:4318\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'a b:4318' has an invalid character "
+          "in "
+          "the host" },
+        { kHttp + "        endpoint: \"[::1/64]:4318\"\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '[::1/64]:4318' has an invalid "
+          "character in the host" },
+        { kHttp + "        endpoint: " + long_host + ":1\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: '" + long_host +
+              ":1': the host is longer than 255 characters" },
+        { kHttp + "        endpoint: \"host:\"\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:': port '' is not a number" },
+        { kHttp + "        endpoint: host:http\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:http': port 'http' is not a "
+          "number" },
+        { kHttp + "        endpoint: host:0\n",
+          "t.yaml:5: receivers.otlp.protocols.http.endpoint: 'host:0': port 0 is out of range "
+          "1..65535" },
+        { "admin: {endpoint: \"host:65536\"}\n",
+          "t.yaml:1: admin.endpoint: 'host:65536': port 65536 is out of range 1..65535" },
         // Cpu lists.
-        {"workers: {cores: 0-}\n",
-         "t.yaml:1: workers.cores: '0-' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: \"0,,1\"}\n",
-         "t.yaml:1: workers.cores: '0,,1' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: \"0, 1\"}\n",
-         "t.yaml:1: workers.cores: '0, 1' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: \"1,\"}\n",
-         "t.yaml:1: workers.cores: '1,' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: ALL}\n",
-         "t.yaml:1: workers.cores: 'ALL' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: 123456}\n",
-         "t.yaml:1: workers.cores: '123456' is not \"all\" or a cpu list such as 0-3,6"},
-        {"workers: {cores: 3-1}\n",
-         "t.yaml:1: workers.cores: '3-1': the range 3-1 ends before it starts"},
-        {"workers: {cores: \"" + long_cores + "\"}\n",
-         "t.yaml:1: workers.cores: longer than 255 characters"},
+        { "workers: {cores: 0-}\n",
+          "t.yaml:1: workers.cores: '0-' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: \"0,,1\"}\n",
+          "t.yaml:1: workers.cores: '0,,1' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: \"0, 1\"}\n",
+          "t.yaml:1: workers.cores: '0, 1' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: \"1,\"}\n",
+          "t.yaml:1: workers.cores: '1,' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: ALL}\n",
+          "t.yaml:1: workers.cores: 'ALL' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: 123456}\n",
+          "t.yaml:1: workers.cores: '123456' is not \"all\" or a cpu list such as 0-3,6" },
+        { "workers: {cores: 3-1}\n",
+          "t.yaml:1: workers.cores: '3-1': the range 3-1 ends before it starts" },
+        { "workers: {cores: \"" + long_cores + "\"}\n",
+          "t.yaml:1: workers.cores: longer than 255 characters" },
         // Topics.
-        {kKafka + "    traces: {topic: \"\"}\n",
-         "t.yaml:3: exporters.kafka.traces.topic: a topic name must not be empty"},
-        {kKafka + "    metrics: {topic: " + long_topic + "}\n",
-         "t.yaml:3: exporters.kafka.metrics.topic: a topic name is at most 249 characters (this "
-         "one has 250)"},
-        {kKafka + "    logs: {topic: my logs}\n",
-         "t.yaml:3: exporters.kafka.logs.topic: 'my logs' has a character other than a-z A-Z 0-9 . "
-         "_ -"},
-        {kKafka + "    logs: {topic: \"a/b\"}\n",
-         "t.yaml:3: exporters.kafka.logs.topic: 'a/b' has a character other than a-z A-Z 0-9 . "
-         "_ -"},
-        {kKafka + "    logs: {topic: .}\n",
-         "t.yaml:3: exporters.kafka.logs.topic: '.' is not a valid topic name"},
-        {kKafka + "    logs: {topic: ..}\n",
-         "t.yaml:3: exporters.kafka.logs.topic: '..' is not a valid topic name"},
+        { kKafka + "    traces: {topic: \"\"}\n",
+          "t.yaml:3: exporters.kafka.traces.topic: a topic name must not be empty" },
+        { kKafka + "    metrics: {topic: " + long_topic + "}\n",
+          "t.yaml:3: exporters.kafka.metrics.topic: a topic name is at most 249 characters (this "
+          "one has 250)" },
+        { kKafka + "    logs: {topic: my logs}\n", "t.yaml:3: exporters.kafka.logs.topic: 'my "
+                                                   "logs' has a character other than a-z A-Z 0-9 . "
+                                                   "_ -" },
+        { kKafka + "    logs: {topic: \"a/b\"}\n",
+          "t.yaml:3: exporters.kafka.logs.topic: 'a/b' has a character other than a-z A-Z 0-9 . "
+          "_ -" },
+        { kKafka + "    logs: {topic: .}\n",
+          "t.yaml:3: exporters.kafka.logs.topic: '.' is not a valid topic name" },
+        { kKafka + "    logs: {topic: ..}\n",
+          "t.yaml:3: exporters.kafka.logs.topic: '..' is not a valid topic name" },
         // Brokers.
-        {kKafka + "    brokers: {a: 1}\n",
-         "t.yaml:3: exporters.kafka.brokers: expected a sequence of HOST:PORT or a string, got a "
-         "mapping"},
-        {kKafka + "    brokers:\n      - a:1\n      - [b:2]\n",
-         "t.yaml:5: exporters.kafka.brokers: a broker must be a HOST:PORT string, got a sequence"},
-        {kKafka + "    brokers:\n      - a:1\n      -\n",
-         "t.yaml:5: exporters.kafka.brokers: a broker must be a HOST:PORT string, got null"},
-        {kKafka + "    brokers: [kafka]\n",
-         "t.yaml:3: exporters.kafka.brokers: 'kafka' is not HOST:PORT (missing :PORT)"},
-        {kKafka + "    brokers: [\":9092\"]\n",
-         "t.yaml:3: exporters.kafka.brokers: ':9092': a broker needs a host"},
-        {kKafka + "    brokers: \"a:1,,b:2\"\n",
-         "t.yaml:3: exporters.kafka.brokers: 'a:1,,b:2' has an empty item"},
-        {kKafka + "    brokers: \"a:1,\"\n",
-         "t.yaml:3: exporters.kafka.brokers: 'a:1,' has an empty item"},
-        {kKafka + "    brokers: \"a:1,b\"\n",
-         "t.yaml:3: exporters.kafka.brokers: 'b' is not HOST:PORT (missing :PORT)"},
-        {kKafka + "    brokers: \"a:1," + std::string(300, 'b') + ":2\"\n",
-         "t.yaml:3: exporters.kafka.brokers: '" + std::string(32, 'b') +
-             "...' is too long for a broker"},
-        {kKafka + "    brokers: " + many_brokers + "\n",
-         "t.yaml:3: exporters.kafka.brokers: the broker list is longer than 1023 characters"},
+        { kKafka + "    brokers: {a: 1}\n",
+          "t.yaml:3: exporters.kafka.brokers: expected a sequence of HOST:PORT or a string, got a "
+          "mapping" },
+        { kKafka + "    brokers:\n      - a:1\n      - [b:2]\n",
+          "t.yaml:5: exporters.kafka.brokers: a broker must be a HOST:PORT string, got a "
+          "sequence" },
+        { kKafka + "    brokers:\n      - a:1\n      -\n",
+          "t.yaml:5: exporters.kafka.brokers: a broker must be a HOST:PORT string, got null" },
+        { kKafka + "    brokers: [kafka]\n",
+          "t.yaml:3: exporters.kafka.brokers: 'kafka' is not HOST:PORT (missing :PORT)" },
+        { kKafka + "    brokers: [\":9092\"]\n",
+          "t.yaml:3: exporters.kafka.brokers: ':9092': a broker needs a host" },
+        { kKafka + "    brokers: \"a:1,,b:2\"\n",
+          "t.yaml:3: exporters.kafka.brokers: 'a:1,,b:2' has an empty item" },
+        { kKafka + "    brokers: \"a:1,\"\n",
+          "t.yaml:3: exporters.kafka.brokers: 'a:1,' has an empty item" },
+        { kKafka + "    brokers: \"a:1,b\"\n",
+          "t.yaml:3: exporters.kafka.brokers: 'b' is not HOST:PORT (missing :PORT)" },
+        { kKafka + "    brokers: \"a:1," + std::string(300, 'b') + ":2\"\n",
+          "t.yaml:3: exporters.kafka.brokers: '" + std::string(32, 'b') +
+              "...' is too long for a broker" },
+        { kKafka + "    brokers: " + many_brokers + "\n",
+          "t.yaml:3: exporters.kafka.brokers: the broker list is longer than 1023 characters" },
         // Producer properties.
-        {kKafka + "    producer: [linger.ms=5]\n",
-         "t.yaml:3: exporters.kafka.producer: expected a mapping, got a sequence"},
-        {kKafka + "    producer: linger.ms=5\n",
-         "t.yaml:3: exporters.kafka.producer: expected a mapping, got a scalar"},
-        {kKafka + "    producer:\n      linger:\n        ms: 5\n",
-         "t.yaml:5: exporters.kafka.producer.linger: expected a scalar, got a mapping"},
-        {kKafka + "    producer:\n      acks:\n",
-         "t.yaml:4: exporters.kafka.producer.acks: missing value"},
-        {kKafka + "    producer:\n      ? [a]\n      : 1\n",
-         "t.yaml:4: exporters.kafka.producer: a key must be a scalar, got a sequence"},
-        {kKafka + "    producer:\n      acks: all\n      acks: 1\n",
-         "t.yaml:5: exporters.kafka.producer.acks: duplicate key (first at line 4)"},
+        { kKafka + "    producer: [linger.ms=5]\n",
+          "t.yaml:3: exporters.kafka.producer: expected a mapping, got a sequence" },
+        { kKafka + "    producer: linger.ms=5\n",
+          "t.yaml:3: exporters.kafka.producer: expected a mapping, got a scalar" },
+        { kKafka + "    producer:\n      linger:\n        ms: 5\n",
+          "t.yaml:5: exporters.kafka.producer.linger: expected a scalar, got a mapping" },
+        { kKafka + "    producer:\n      acks:\n",
+          "t.yaml:4: exporters.kafka.producer.acks: missing value" },
+        { kKafka + "    producer:\n      ? [a]\n      : 1\n",
+          "t.yaml:4: exporters.kafka.producer: a key must be a scalar, got a sequence" },
+        { kKafka + "    producer:\n      acks: all\n      acks: 1\n",
+          "t.yaml:5: exporters.kafka.producer.acks: duplicate key (first at line 4)" },
         // Strings.
-        {"service: {run_dir: \"\"}\n", "t.yaml:1: service.run_dir: must not be empty"},
-        {"service: {run_dir: " + long_path + "}\n",
-         "t.yaml:1: service.run_dir: longer than 511 characters"},
+        { "service: {run_dir: \"\"}\n", "t.yaml:1: service.run_dir: must not be empty" },
+        { "service: {run_dir: " + long_path + "}\n",
+          "t.yaml:1: service.run_dir: longer than 511 characters" },
         // YAML itself.
-        {"a: b: c\n",
-         "t.yaml:1: YAML syntax error: mapping values are not allowed in this context"},
-        {"workers:\n  cores: [0\n",
-         "t.yaml:3: YAML syntax error: did not find expected ',' or ']'"},
-        {"workers:\n\tcores: 1\n",
-         "t.yaml:2: YAML syntax error: found character that cannot start any token"},
-        {"a: *nope\n", "t.yaml:1: YAML syntax error: found undefined alias"},
-        {"workers: {}\n---\nadmin: {}\n",
-         "t.yaml:3: (document): only one YAML document is allowed"},
-        {"workers: {}\n---\nadmin: [\n",
-         "t.yaml:4: YAML syntax error: did not find expected node content"},
+        { "a: b: c\n",
+          "t.yaml:1: YAML syntax error: mapping values are not allowed in this context" },
+        { "workers:\n  cores: [0\n",
+          "t.yaml:3: YAML syntax error: did not find expected ',' or ']'" },
+        { "workers:\n\tcores: 1\n",
+          "t.yaml:2: YAML syntax error: found character that cannot start any token" },
+        { "a: *nope\n", "t.yaml:1: YAML syntax error: found undefined alias" },
+        { "workers: {}\n---\nadmin: {}\n",
+          "t.yaml:3: (document): only one YAML document is allowed" },
+        { "workers: {}\n---\nadmin: [\n",
+          "t.yaml:4: YAML syntax error: did not find expected node content" },
     };
 }
 
@@ -710,44 +717,45 @@ TEST(ConfigErrors, EverySetErrorHasItsMessage)
         const char *key, *value;
         std::string want;
     } cases[] = {
-        {"receivers.otlp.protocols.htp.endpoint", "x",
-         "receivers.otlp.protocols.htp: unknown key (known: http)"},
-        {"receivers.otlp.protocols.http.endpoints", "x",
-         "receivers.otlp.protocols.http.endpoints: unknown key (known: endpoint, "
-         "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-         "idle_timeout_ms, body_timeout_ms)"},
-        {"nope", "1", std::string("nope: unknown key (") + kKnownTop + ")"},
-        {"nope.deeper", "1", std::string("nope: unknown key (") + kKnownTop + ")"},
-        {"", "1", "(empty key): unknown key"},
-        {"workers.cores.x",
-         "1", "workers.cores.x: unknown key (workers.cores takes a single value)"},
-        {"exporters.kafka", "1",
-         std::string("exporters.kafka: a section, not a single value (keys: ") + kKnownKafka + ")"},
-        {"exporters.kafka.traces", "x",
-         "exporters.kafka.traces: a section, not a single value (keys: topic)"},
-        {"exporters.kafka.producer", "x",
-         "exporters.kafka.producer: name a property, as in exporters.kafka.producer.linger.ms"},
-        {"exporters.kafka.producer.", "x",
-         "exporters.kafka.producer: name a property, as in exporters.kafka.producer.linger.ms"},
-        {"workers.queue_size", "1", "workers.queue_size: 1 is out of range 64..1048576"},
-        {"workers.queue_size", "", "workers.queue_size: '' is not an unsigned integer"},
-        {"workers.cores", "x", "workers.cores: 'x' is not \"all\" or a cpu list such as 0-3,6"},
-        {"admin.endpoint", "x", "admin.endpoint: 'x' is not HOST:PORT (missing :PORT)"},
-        {"exporters.kafka.brokers",
-         "a:1,b", "exporters.kafka.brokers: 'b' is not HOST:PORT (missing :PORT)"},
-        {"exporters.kafka.brokers", " , ", "exporters.kafka.brokers: ' , ' has an empty item"},
-        {"exporters.kafka.traces.topic", "a b",
-         "exporters.kafka.traces.topic: 'a b' has a character other than a-z A-Z 0-9 . _ -"},
-        {"exporters.kafka.partition_traces_by_id", "2",
-         "exporters.kafka.partition_traces_by_id: '2' is not a boolean (true or false)"},
-        {"service.run_dir", "", "service.run_dir: must not be empty"},
-        {"service.status_interval_ms", "1",
-         "service.status_interval_ms: 1 is out of range 0 or 100..3600000"},
+        { "receivers.otlp.protocols.htp.endpoint", "x",
+          "receivers.otlp.protocols.htp: unknown key (known: http)" },
+        { "receivers.otlp.protocols.http.endpoints", "x",
+          "receivers.otlp.protocols.http.endpoints: unknown key (known: endpoint, "
+          "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
+          "idle_timeout_ms, body_timeout_ms)" },
+        { "nope", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
+        { "nope.deeper", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
+        { "", "1", "(empty key): unknown key" },
+        { "workers.cores.x", "1",
+          "workers.cores.x: unknown key (workers.cores takes a single value)" },
+        { "exporters.kafka", "1",
+          std::string("exporters.kafka: a section, not a single value (keys: ") + kKnownKafka +
+              ")" },
+        { "exporters.kafka.traces", "x",
+          "exporters.kafka.traces: a section, not a single value (keys: topic)" },
+        { "exporters.kafka.producer", "x",
+          "exporters.kafka.producer: name a property, as in exporters.kafka.producer.linger.ms" },
+        { "exporters.kafka.producer.", "x",
+          "exporters.kafka.producer: name a property, as in exporters.kafka.producer.linger.ms" },
+        { "workers.queue_size", "1", "workers.queue_size: 1 is out of range 64..1048576" },
+        { "workers.queue_size", "", "workers.queue_size: '' is not an unsigned integer" },
+        { "workers.cores", "x", "workers.cores: 'x' is not \"all\" or a cpu list such as 0-3,6" },
+        { "admin.endpoint", "x", "admin.endpoint: 'x' is not HOST:PORT (missing :PORT)" },
+        { "exporters.kafka.brokers", "a:1,b",
+          "exporters.kafka.brokers: 'b' is not HOST:PORT (missing :PORT)" },
+        { "exporters.kafka.brokers", " , ", "exporters.kafka.brokers: ' , ' has an empty item" },
+        { "exporters.kafka.traces.topic", "a b",
+          "exporters.kafka.traces.topic: 'a b' has a character other than a-z A-Z 0-9 . _ -" },
+        { "exporters.kafka.partition_traces_by_id", "2",
+          "exporters.kafka.partition_traces_by_id: '2' is not a boolean (true or false)" },
+        { "service.run_dir", "", "service.run_dir: must not be empty" },
+        { "service.status_interval_ms", "1",
+          "service.status_interval_ms: 1 is out of range 0 or 100..3600000" },
     };
     for (auto &t : cases) {
         Cfg c, defaults;
         EXPECT_EQ(set(&c.c, t.key, t.value), t.want) << t.key << "=" << t.value;
-        expect_same(c.c, defaults.c);  // a failed set changes nothing
+        expect_same(c.c, defaults.c); // a failed set changes nothing
     }
 }
 
@@ -765,30 +773,29 @@ TEST(ConfigFinalize, CrossFieldChecks)
                                       std::to_string(ncpu - 1) + ")");
     }
     const char *clash[][2] = {
-        {"127.0.0.1:4318", "127.0.0.1:4318"},
-        {"0.0.0.0:4318", "127.0.0.1:4318"},
-        {"127.0.0.1:4318", "[::]:4318"},
+        { "127.0.0.1:4318", "127.0.0.1:4318" },
+        { "0.0.0.0:4318", "127.0.0.1:4318" },
+        { "127.0.0.1:4318", "[::]:4318" },
     };
     for (auto &p : clash) {
         Cfg c;
         ASSERT_EQ(set(&c.c, "receivers.otlp.protocols.http.endpoint", p[0]), "");
         ASSERT_EQ(set(&c.c, "admin.endpoint", p[1]), "");
-        EXPECT_EQ(finalize(&c.c),
-                  "admin.endpoint: port 4318 is already taken by "
-                  "receivers.otlp.protocols.http.endpoint")
+        EXPECT_EQ(finalize(&c.c), "admin.endpoint: port 4318 is already taken by "
+                                  "receivers.otlp.protocols.http.endpoint")
             << p[0] << " " << p[1];
     }
     {
-        Cfg c;  // a struct written directly is checked again
+        Cfg c; // a struct written directly is checked again
         strcpy(c.c.workers.cores, "0-");
         EXPECT_EQ(finalize(&c.c), "workers.cores: '0-' is not \"all\" or a cpu list such as 0-3,6");
     }
     {
-        Cfg c;  // same port, different hosts: two sockets
+        Cfg c; // same port, different hosts: two sockets
         ASSERT_EQ(set(&c.c, "admin.endpoint", "127.0.0.2:4318"), "");
         EXPECT_EQ(finalize(&c.c), "");
     }
-    for (const char *k : {"bootstrap.servers", "metadata.broker.list"}) {
+    for (const char *k : { "bootstrap.servers", "metadata.broker.list" }) {
         Cfg c;
         ASSERT_EQ(set(&c.c, (std::string("exporters.kafka.producer.") + k).c_str(), "a:1"), "");
         EXPECT_EQ(finalize(&c.c), std::string("exporters.kafka.producer.") + k +
@@ -821,8 +828,8 @@ TEST(ConfigDoc, HasEverySectionAndKey)
 {
     std::string doc = generated_doc();
     EXPECT_EQ(doc.rfind("# linerate configuration reference\n", 0), 0u);
-    for (const char *s : {"## receivers.otlp.protocols.http", "## workers", "## exporters.kafka",
-                          "## admin", "## service"})
+    for (const char *s : { "## receivers.otlp.protocols.http", "## workers", "## exporters.kafka",
+                           "## admin", "## service" })
         EXPECT_NE(doc.find(s), std::string::npos) << s;
     EXPECT_NE(doc.find("| key | type | default | range | meaning |"), std::string::npos);
     EXPECT_NE(doc.find("| `receivers.otlp.protocols.http.max_headers` | uint | `100` | 1..1000 |"),
@@ -866,18 +873,18 @@ TEST(Cli, HelpVersionDoc)
 {
     Cfg c;
     std::string err, out;
-    EXPECT_EQ(cli(&c.c, {"--help"}, &err, &out), 1);
-    for (const char *flag : {"--config FILE", "--endpoint HOST:PORT", "--admin HOST:PORT",
-                             "--brokers LIST", "--cores LIST", "--run-dir DIR", "--set KEY=VALUE",
-                             "--print-config-doc", "--check-config", "--help", "--version"})
+    EXPECT_EQ(cli(&c.c, { "--help" }, &err, &out), 1);
+    for (const char *flag : { "--config FILE", "--endpoint HOST:PORT", "--admin HOST:PORT",
+                              "--brokers LIST", "--cores LIST", "--run-dir DIR", "--set KEY=VALUE",
+                              "--print-config-doc", "--check-config", "--help", "--version" })
         EXPECT_NE(out.find(flag), std::string::npos) << flag;
-    EXPECT_EQ(cli(&c.c, {"-h"}, &err), 1);
+    EXPECT_EQ(cli(&c.c, { "-h" }, &err), 1);
     // --help wins over a broken flag after it.
-    EXPECT_EQ(cli(&c.c, {"--help", "--cores", "x"}, &err), 1);
-    EXPECT_EQ(cli(&c.c, {"--version"}, &err, &out), 1);
+    EXPECT_EQ(cli(&c.c, { "--help", "--cores", "x" }, &err), 1);
+    EXPECT_EQ(cli(&c.c, { "--version" }, &err, &out), 1);
     EXPECT_EQ(out, "linerate 0.1.0\n");
-    EXPECT_EQ(cli(&c.c, {"-V"}, &err), 1);
-    EXPECT_EQ(cli(&c.c, {"--print-config-doc"}, &err, &out), 1);
+    EXPECT_EQ(cli(&c.c, { "-V" }, &err), 1);
+    EXPECT_EQ(cli(&c.c, { "--print-config-doc" }, &err, &out), 1);
     EXPECT_EQ(out, generated_doc());
     EXPECT_EQ(cli(&c.c, {}, &err, &out), 0);
     EXPECT_EQ(out, "");
@@ -888,10 +895,10 @@ TEST(Cli, FlagsApply)
     Cfg c;
     std::string err;
     ASSERT_EQ(cli(&c.c,
-                  {"--endpoint", "0.0.0.0:9999", "--admin=:8080", "--brokers", "a:1, b:2",
-                   "--cores", "0", "--run-dir", "/tmp/x", "--set", "workers.queue_size=128",
-                   "--set", "exporters.kafka.producer.acks=all", "--set",
-                   "exporters.kafka.producer.client.id=a=b"},
+                  { "--endpoint", "0.0.0.0:9999", "--admin=:8080", "--brokers", "a:1, b:2",
+                    "--cores", "0", "--run-dir", "/tmp/x", "--set", "workers.queue_size=128",
+                    "--set", "exporters.kafka.producer.acks=all", "--set",
+                    "exporters.kafka.producer.client.id=a=b" },
                   &err),
               0)
         << err;
@@ -906,7 +913,7 @@ TEST(Cli, FlagsApply)
     EXPECT_EQ(producer_value(c.c, "acks"), "all");
     EXPECT_EQ(producer_value(c.c, "client.id"), "a=b");
     // Later flags override earlier ones; an empty --brokers means the embedded broker.
-    ASSERT_EQ(cli(&c.c, {"--cores", "0", "--cores", "all", "--brokers", ""}, &err), 0) << err;
+    ASSERT_EQ(cli(&c.c, { "--cores", "0", "--cores", "all", "--brokers", "" }, &err), 0) << err;
     EXPECT_STREQ(c.c.workers.cores, "all");
     EXPECT_STREQ(c.c.kafka.brokers, "");
 }
@@ -920,11 +927,12 @@ TEST(Cli, ConfigIsAppliedFirst)
         "workers:\n  queue_size: 256\n  cores: all\nservice: {run_dir: /from/file}\n";
     ASSERT_EQ(write(fd, text, sizeof(text) - 1), (ssize_t)(sizeof(text) - 1));
     close(fd);
-    for (bool short_flag : {false, true}) {
+    for (bool short_flag : { false, true }) {
         Cfg c;
         std::string err;
-        ASSERT_EQ(cli(&c.c, {"--set", "workers.queue_size=128", "--cores", "0",
-                             short_flag ? "-c" : "--config", path},
+        ASSERT_EQ(cli(&c.c,
+                      { "--set", "workers.queue_size=128", "--cores", "0",
+                        short_flag ? "-c" : "--config", path },
                       &err),
                   0)
             << err;
@@ -935,12 +943,12 @@ TEST(Cli, ConfigIsAppliedFirst)
     {
         Cfg c;
         std::string err, out;
-        EXPECT_EQ(cli(&c.c, {"--check-config", "--config", path}, &err, &out), 1) << err;
+        EXPECT_EQ(cli(&c.c, { "--check-config", "--config", path }, &err, &out), 1) << err;
         EXPECT_EQ(out, "configuration OK\n");
-        EXPECT_EQ(cli(&c.c, {"--config", path, "--check-config", "--cores", "100000"}, &err, &out),
-                  -1);
+        EXPECT_EQ(
+            cli(&c.c, { "--config", path, "--check-config", "--cores", "100000" }, &err, &out), -1);
         EXPECT_EQ(err, "--cores: '100000' is not \"all\" or a cpu list such as 0-3,6");
-        EXPECT_EQ(cli(&c.c, {"--config", path, "--check-config", "--cores", "4095"}, &err, &out),
+        EXPECT_EQ(cli(&c.c, { "--config", path, "--check-config", "--cores", "4095" }, &err, &out),
                   -1);
         EXPECT_EQ(err.rfind("workers.cores: cpu 4095 does not exist", 0), 0u) << err;
         EXPECT_EQ(out, "");
@@ -954,26 +962,27 @@ TEST(Cli, BadFlags)
         std::vector<std::string> args;
         std::string want;
     } cases[] = {
-        {{"--nope"}, "unknown option '--nope' (see --help)"},
-        {{"-x"}, "unknown option '-x' (see --help)"},
-        {{"--cores"}, "--cores: missing value"},
-        {{"--config"}, "--config: missing value"},
-        {{"-c"}, "-c: missing value"},
-        {{"--help=1"}, "unknown option '--help=1' (see --help)"},
-        {{"stray"}, "unexpected argument 'stray' (see --help)"},
-        {{"--cores", "x"}, "--cores: 'x' is not \"all\" or a cpu list such as 0-3,6"},
-        {{"--endpoint", "x"}, "--endpoint: 'x' is not HOST:PORT (missing :PORT)"},
-        {{"--admin", "h:0"}, "--admin: 'h:0': port 0 is out of range 1..65535"},
-        {{"--brokers", "a"}, "--brokers: 'a' is not HOST:PORT (missing :PORT)"},
-        {{"--run-dir", ""}, "--run-dir: must not be empty"},
-        {{"--set", "foo"}, "--set: 'foo' is not KEY=VALUE"},
-        {{"--set", "=1"}, "--set: '=1' is not KEY=VALUE"},
-        {{"--set", "nope=1"}, std::string("--set: nope: unknown key (") + kKnownTop + ")"},
-        {{"--set", "workers.queue_size=1"},
-         "--set: workers.queue_size: 1 is out of range 64..1048576"},
-        {{"--set", std::string(512, 'k') + "=1"}, "--set: the key is longer than 511 characters"},
-        {{"--config", "/nonexistent.yaml"},
-         "/nonexistent.yaml: cannot open: No such file or directory"},
+        { { "--nope" }, "unknown option '--nope' (see --help)" },
+        { { "-x" }, "unknown option '-x' (see --help)" },
+        { { "--cores" }, "--cores: missing value" },
+        { { "--config" }, "--config: missing value" },
+        { { "-c" }, "-c: missing value" },
+        { { "--help=1" }, "unknown option '--help=1' (see --help)" },
+        { { "stray" }, "unexpected argument 'stray' (see --help)" },
+        { { "--cores", "x" }, "--cores: 'x' is not \"all\" or a cpu list such as 0-3,6" },
+        { { "--endpoint", "x" }, "--endpoint: 'x' is not HOST:PORT (missing :PORT)" },
+        { { "--admin", "h:0" }, "--admin: 'h:0': port 0 is out of range 1..65535" },
+        { { "--brokers", "a" }, "--brokers: 'a' is not HOST:PORT (missing :PORT)" },
+        { { "--run-dir", "" }, "--run-dir: must not be empty" },
+        { { "--set", "foo" }, "--set: 'foo' is not KEY=VALUE" },
+        { { "--set", "=1" }, "--set: '=1' is not KEY=VALUE" },
+        { { "--set", "nope=1" }, std::string("--set: nope: unknown key (") + kKnownTop + ")" },
+        { { "--set", "workers.queue_size=1" },
+          "--set: workers.queue_size: 1 is out of range 64..1048576" },
+        { { "--set", std::string(512, 'k') + "=1" },
+          "--set: the key is longer than 511 characters" },
+        { { "--config", "/nonexistent.yaml" },
+          "/nonexistent.yaml: cannot open: No such file or directory" },
     };
     for (auto &t : cases) {
         Cfg c;
@@ -983,4 +992,4 @@ TEST(Cli, BadFlags)
     }
 }
 
-}  // namespace
+} // namespace
