@@ -28,6 +28,8 @@ struct lr_cp_kafka {
     pthread_t thread;
     bool started;
     _Atomic bool stop;
+    _Atomic uint64_t stop_deadline_ns; /* the output thread gives up on the rest after this */
+    uint64_t abandoned;                /* records never handed to librdkafka (stop deadline) */
     _Atomic bool connected;
     _Atomic uint64_t pending_records; /* popped but not yet accepted by librdkafka */
     struct lr_output_stats stats;
@@ -85,6 +87,10 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *ctx)
 {
     (void)rk;
     struct lr_cp_kafka *k = ctx;
+    /* librdkafka's own log already reports connection failures (and suppresses repeats). */
+    if (err == RD_KAFKA_RESP_ERR__TRANSPORT || err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN ||
+        err == RD_KAFKA_RESP_ERR__RESOLVE)
+        return;
     uint64_t t = now_ns();
     if (t - k->last_err_log_ns > 1000000000ull) {
         k->last_err_log_ns = t;
@@ -168,11 +174,11 @@ static void *output_main(void *arg)
         bool any = false;
         if (held) {
             if (produce(k, held) == 1) {
-                rd_kafka_poll(k->rk, 5);
-                continue;
+                rd_kafka_poll(k->rk, 5); /* librdkafka's queue is full: let it drain */
+            } else {
+                held = NULL;
+                atomic_store(&k->pending_records, 0);
             }
-            held = NULL;
-            atomic_store(&k->pending_records, 0);
         }
         for (uint32_t i = 0; i < k->n_rings && !held; i++) {
             /* A bounded batch per ring per round keeps the rings fair. */
@@ -189,13 +195,32 @@ static void *output_main(void *arg)
             }
         }
         rd_kafka_poll(k->rk, any ? 0 : 1);
-        if (!any && !held && atomic_load(&k->stop)) {
-            bool empty = true;
-            for (uint32_t i = 0; i < k->n_rings; i++)
+        if (atomic_load(&k->stop)) {
+            bool empty = !held;
+            for (uint32_t i = 0; i < k->n_rings && empty; i++)
                 if (lr_ring_count(k->rings[i]) > 0)
                     empty = false;
             if (empty)
                 break;
+            /* Kafka takes nothing (down, or far behind): give up at the deadline rather than
+             * hang the shutdown. What is left is counted; the spool (a later step) keeps it. */
+            if (now_ns() >= atomic_load(&k->stop_deadline_ns)) {
+                struct lr_msg *m;
+                if (held) {
+                    k->abandoned++;
+                    lr_stat_add(&k->stats.send_failed[held->signal], held->n_items);
+                    lr_msg_free(held);
+                    held = NULL;
+                }
+                for (uint32_t i = 0; i < k->n_rings; i++)
+                    while ((m = lr_ring_pop(k->rings[i]))) {
+                        k->abandoned++;
+                        lr_stat_add(&k->stats.send_failed[m->signal], m->n_items);
+                        lr_msg_free(m);
+                    }
+                atomic_store(&k->pending_records, 0);
+                break;
+            }
         }
     }
     return NULL;
@@ -299,14 +324,17 @@ uint64_t lr_cp_kafka_queue_size(const struct lr_cp_kafka *k)
 
 uint64_t lr_cp_kafka_stop(struct lr_cp_kafka *k, uint32_t flush_ms)
 {
+    uint64_t deadline = now_ns() + (uint64_t)flush_ms * 1000000ull;
     if (k->started) {
+        atomic_store(&k->stop_deadline_ns, deadline);
         atomic_store(&k->stop, true);
         pthread_join(k->thread, NULL);
         k->started = false;
     }
-    rd_kafka_flush(k->rk, (int)flush_ms);
+    uint64_t t = now_ns();
+    rd_kafka_flush(k->rk, t < deadline ? (int)((deadline - t) / 1000000ull) : 0);
     int left = rd_kafka_outq_len(k->rk);
-    return left > 0 ? (uint64_t)left : 0;
+    return k->abandoned + (left > 0 ? (uint64_t)left : 0);
 }
 
 void lr_cp_kafka_free(struct lr_cp_kafka *k)

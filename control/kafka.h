@@ -33,9 +33,10 @@ uint64_t lr_cp_kafka_queue_size(const struct lr_cp_kafka *k);
 /* True once a broker has answered (metadata received). */
 bool lr_cp_kafka_connected(const struct lr_cp_kafka *k);
 
-/* Stops the output thread once the rings are empty (call after the workers stopped), then waits
- * up to `flush_ms` for Kafka to acknowledge everything. Returns the records still unacknowledged
- * (0 when everything was delivered). */
+/* Stops the output thread once the rings are empty (call after the workers stopped) and waits for
+ * Kafka to acknowledge everything, `flush_ms` at most in all: records still in the rings at the
+ * deadline are dropped and counted as failed. Returns the records not acknowledged (0 when
+ * everything was delivered). */
 uint64_t lr_cp_kafka_stop(struct lr_cp_kafka *k, uint32_t flush_ms);
 
 /* Destroys the producer and the embedded broker. Accepts NULL. */

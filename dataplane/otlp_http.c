@@ -38,23 +38,20 @@ static bool is_protobuf(struct lr_slice ct)
     return slice_ieq(ct, "application/x-protobuf");
 }
 
-static int view_alloc(struct lr_otlp_view *v, uint32_t items)
+static int view_alloc(struct lr_otlp_view *v, uint32_t items, uint32_t scopes, uint32_t resources)
 {
-    uint32_t scopes = items / 4 + 16, resources = items / 8 + 16;
-    struct lr_otlp_item *it = realloc(v->items, sizeof(*it) * items);
-    if (!it)
+    void *p = realloc(v->items, sizeof(*v->items) * items);
+    if (!p)
         return -ENOMEM;
-    v->items = it;
+    v->items = p;
     v->items_cap = items;
-    struct lr_otlp_scope *sc = realloc(v->scopes, sizeof(*sc) * scopes);
-    if (!sc)
+    if (!(p = realloc(v->scopes, sizeof(*v->scopes) * scopes)))
         return -ENOMEM;
-    v->scopes = sc;
+    v->scopes = p;
     v->scopes_cap = scopes;
-    struct lr_otlp_resource *rs = realloc(v->resources, sizeof(*rs) * resources);
-    if (!rs)
+    if (!(p = realloc(v->resources, sizeof(*v->resources) * resources)))
         return -ENOMEM;
-    v->resources = rs;
+    v->resources = p;
     v->resources_cap = resources;
     return 0;
 }
@@ -67,7 +64,8 @@ int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, s
     x->ring = ring;
     x->stats = stats;
     x->worker = worker;
-    if (view_alloc(&x->view, VIEW_INITIAL_ITEMS) < 0)
+    if (view_alloc(&x->view, VIEW_INITIAL_ITEMS, VIEW_INITIAL_ITEMS / 4, VIEW_INITIAL_ITEMS / 8) <
+        0)
         goto fail;
     x->batch_cap = 256;
     x->batch = malloc(sizeof(*x->batch) * x->batch_cap);
@@ -251,28 +249,14 @@ static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, struct lr_slice bo
         int rc = lr_dp_otlp_walk(sig, body.p, body.len, &x->view);
         if (rc < 0 || !x->view.truncated || sig != LR_SIG_TRACES)
             return rc;
-        /* Double everything until it fits: scopes or resources may be what overflowed. */
         uint64_t need = x->view.n_spans;
         uint64_t items = (uint64_t)x->view.items_cap * 2;
         while (items < need)
             items *= 2;
-        if (items > VIEW_MAX_ITEMS || view_alloc(&x->view, (uint32_t)items) < 0)
+        /* Scopes and resources may be what overflowed: give each as many slots as items. */
+        if (items > VIEW_MAX_ITEMS ||
+            view_alloc(&x->view, (uint32_t)items, (uint32_t)items, (uint32_t)items) < 0)
             return -ENOMEM;
-        /* Scopes and resources may also have overflowed: grow them to the item count. */
-        if (x->view.scopes_cap < items) {
-            struct lr_otlp_scope *sc = realloc(x->view.scopes, sizeof(*sc) * items);
-            if (!sc)
-                return -ENOMEM;
-            x->view.scopes = sc;
-            x->view.scopes_cap = items;
-        }
-        if (x->view.resources_cap < items) {
-            struct lr_otlp_resource *rs = realloc(x->view.resources, sizeof(*rs) * items);
-            if (!rs)
-                return -ENOMEM;
-            x->view.resources = rs;
-            x->view.resources_cap = items;
-        }
     }
 }
 

@@ -15,9 +15,12 @@ send --signal traces --count 150 --traces 30 --batch 4 --seed 11 --out "$WORK/t1
     fail "traces export (plain) failed"
 send --signal traces --count 90 --traces 30 --batch 4 --seed 12 --gzip --concurrency 3 \
     --out "$WORK/t2.json" >/dev/null || fail "traces export (gzip) failed"
-"$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_spans --signal traces --expect-records 60 \
+# One request of 3000 spans over 300 traces: more than the worker's initial view holds.
+send --signal traces --count 3000 --traces 300 --batch 300 --seed 13 --out "$WORK/t3.json" \
+    >/dev/null || fail "traces export (3000 spans in one request) failed"
+"$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_spans --signal traces --expect-records 360 \
     --timeout-ms 10000 --out "$WORK/t-got.json" >/dev/null || fail "kafka_verify traces"
-node "$CLIENTS/compare.js" --actual "$WORK/t-got.json" "$WORK/t1.json" "$WORK/t2.json" ||
+node "$CLIENTS/compare.js" --actual "$WORK/t-got.json" "$WORK/t1.json" "$WORK/t2.json" "$WORK/t3.json" ||
     fail "traces in Kafka differ from what the SDK sent"
 
 # Metrics: one record per export request, content equal to what was sent.
@@ -40,9 +43,9 @@ node "$CLIENTS/compare.js" --actual "$WORK/l-got.json" "$WORK/l1.json" "$WORK/l2
     fail "logs in Kafka differ from what the SDK sent"
 
 # The Collector-named counters agree with what was sent.
-expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" 240 \
+expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" 3240 \
     "accepted spans"
-expect_eq "$(metric 'otelcol_exporter_sent_spans{exporter="kafka"}')" 240 "sent spans"
+expect_eq "$(metric 'otelcol_exporter_sent_spans{exporter="kafka"}')" 3240 "sent spans"
 expect_eq "$(metric 'otelcol_receiver_accepted_metric_points{receiver="otlp",transport="http"}')" \
     100 "accepted metric points"
 expect_eq "$(metric 'otelcol_exporter_sent_log_records{exporter="kafka"}')" 150 "sent log records"

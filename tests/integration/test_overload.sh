@@ -1,0 +1,38 @@
+#!/bin/bash
+# Backpressure: when Kafka cannot take records (here: no broker answers and librdkafka's queue
+# holds one message), the worker's ring fills and linerate refuses with the retryable
+# 503 + Retry-After instead of buffering without bound; every span is either accepted or refused,
+# and the counters say which. SIGTERM still exits 0 after the flush timeout.
+source "$(dirname "$0")/lib.sh"
+
+dead=$(free_port)
+start_linerate --cores 0 --brokers 127.0.0.1:$dead --set workers.queue_size=64 \
+    --set exporters.kafka.producer.queue.buffering.max.messages=1 \
+    --set exporters.kafka.flush_timeout_ms=500
+body="$FIX/traces.http-protobuf.body"
+ok=0
+busy=0
+for i in $(seq 1 120); do
+    code=$(curl -s -D "$WORK/h" -o "$WORK/resp" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
+        --data-binary "@$body" "http://127.0.0.1:$HTTP_PORT/v1/traces")
+    case $code in
+    200) ok=$((ok + 1)) ;;
+    503)
+        busy=$((busy + 1))
+        grep -qi '^Retry-After: ' "$WORK/h" || fail "503 without Retry-After"
+        ;;
+    *) fail "unexpected status $code" ;;
+    esac
+done
+echo "accepted $ok requests, refused $busy with 503"
+[ $ok -ge 64 ] || fail "only $ok requests accepted before the queue filled"
+[ $busy -gt 0 ] || fail "the full queue never refused a request"
+expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" $((ok * 3)) \
+    "accepted spans"
+expect_eq "$(metric 'otelcol_receiver_refused_spans{receiver="otlp",transport="http"}')" $((busy * 3)) \
+    "refused spans"
+[ "$(metric 'otelcol_exporter_queue_size{exporter="kafka"}')" -ge 64 ] || fail "queue size gauge"
+expect_eq "$(metric 'linerate_kafka_connected')" 0 "kafka connected gauge"
+stop_linerate
+grep "linerate: stopped" "$WORK/linerate.out"
+echo "ok"
