@@ -11,7 +11,7 @@ CXX     ?= c++
 V       ?=
 Q        = $(if $(V),,@)
 
-PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc
+PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc json-c liblz4 snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lpthread -lm
 
