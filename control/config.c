@@ -112,6 +112,98 @@ static const struct row http_rows[] = {
       .doc = "Time allowed to receive a complete request body." },
 };
 
+static const struct row grpc_rows[] = {
+    { .key = "receivers.otlp.protocols.grpc.endpoint",
+      .type = T_ENDPOINT,
+      FIELD(grpc.host),
+      .off2 = offsetof(struct lr_config, grpc.port),
+      .def = "127.0.0.1:4317",
+      .doc = "Address the OTLP/gRPC receiver listens on (h2c with prior knowledge). gRPC is also "
+             "accepted on the OTLP/HTTP port, recognised by the HTTP/2 preface." },
+    { .key = "receivers.otlp.protocols.grpc.max_recv_msg_size_mib",
+      .type = T_UINT,
+      FIELD(grpc.max_recv_msg_size_mib),
+      .min = 1,
+      .max = 1024,
+      .def = "4",
+      .doc = "Largest gRPC request message after decompression, in MiB (the Collector's key); "
+             "larger is RESOURCE_EXHAUSTED." },
+    { .key = "receivers.otlp.protocols.grpc.max_concurrent_streams",
+      .type = T_UINT,
+      FIELD(grpc.max_concurrent_streams),
+      .min = 1,
+      .max = 10000,
+      .def = "100",
+      .doc = "SETTINGS_MAX_CONCURRENT_STREAMS: calls in flight on one connection." },
+    { .key = "receivers.otlp.protocols.grpc.max_header_list_bytes",
+      .type = T_BYTES,
+      FIELD(grpc.max_header_list_bytes),
+      .min = KiB,
+      .max = MiB,
+      .def = "16384",
+      .doc = "SETTINGS_MAX_HEADER_LIST_SIZE: decoded header bytes per request (HPACK bombs and "
+             "CONTINUATION floods stop here)." },
+    { .key = "receivers.otlp.protocols.grpc.hpack_table_bytes",
+      .type = T_BYTES,
+      FIELD(grpc.hpack_table_bytes),
+      .min = 0,
+      .max = MiB,
+      .def = "4096",
+      .doc = "SETTINGS_HEADER_TABLE_SIZE: the HPACK dynamic table the peer may use." },
+    { .key = "receivers.otlp.protocols.grpc.stream_window_bytes",
+      .type = T_BYTES,
+      FIELD(grpc.stream_window_bytes),
+      .min = 65535,
+      .max = 2147483647,
+      .def = "1048576",
+      .doc = "SETTINGS_INITIAL_WINDOW_SIZE: flow-control window per stream." },
+    { .key = "receivers.otlp.protocols.grpc.connection_window_bytes",
+      .type = T_BYTES,
+      FIELD(grpc.connection_window_bytes),
+      .min = 65535,
+      .max = 2147483647,
+      .def = "16777216",
+      .doc = "Flow-control window of the whole connection." },
+    { .key = "receivers.otlp.protocols.grpc.max_resets_per_s",
+      .type = T_UINT,
+      FIELD(grpc.max_resets_per_s),
+      .min = 1,
+      .max = 1000000,
+      .def = "200",
+      .doc = "RST_STREAM frames a client may send per second before it is disconnected (rapid "
+             "reset, CVE-2023-44487)." },
+    { .key = "receivers.otlp.protocols.grpc.max_control_frames_per_s",
+      .type = T_UINT,
+      FIELD(grpc.max_control_frames_per_s),
+      .min = 1,
+      .max = 1000000,
+      .def = "1000",
+      .doc = "SETTINGS, PING, WINDOW_UPDATE, PRIORITY and empty frames a client may send per "
+             "second before it is disconnected." },
+    { .key = "receivers.otlp.protocols.grpc.header_timeout_ms",
+      .type = T_MS,
+      FIELD(grpc.header_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "10000",
+      .doc = "Time allowed for the connection preface and for each request to arrive whole." },
+    { .key = "receivers.otlp.protocols.grpc.idle_timeout_ms",
+      .type = T_MS,
+      FIELD(grpc.idle_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "60000",
+      .doc = "How long a connection with no open stream may stay before it gets GOAWAY." },
+    { .key = "receivers.otlp.protocols.grpc.send_timeout_ms",
+      .type = T_MS,
+      FIELD(grpc.send_timeout_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "30000",
+      .doc = "How long answers may wait on a client that does not read (zero window) before the "
+             "connection closes." },
+};
+
 static const struct row workers_rows[] = {
     { .key = "workers.cores",
       .type = T_CPUS,
@@ -211,6 +303,10 @@ static const struct row service_rows[] = {
 };
 
 static const struct section sections[] = {
+    { "receivers.otlp.protocols.grpc",
+      "The OTLP/gRPC receiver (`opentelemetry.proto.collector.*.v1.*Service/Export`) and its "
+      "HTTP/2 limits.",
+      grpc_rows, N_ROWS(grpc_rows) },
     { "receivers.otlp.protocols.http",
       "The OTLP/HTTP receiver (`/v1/traces`, `/v1/metrics`, "
       "`/v1/logs`).",
@@ -1074,15 +1170,23 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
         return -1;
     }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
-    if (c->admin.port == c->http.port &&
-        (strcmp(c->admin.host, c->http.host) == 0 || wildcard_host(c->admin.host) ||
-         wildcard_host(c->http.host))) {
-        set_err(errstr, errlen,
-                "admin.endpoint: port %u is already taken by "
-                "receivers.otlp.protocols.http.endpoint",
-                (unsigned)c->admin.port);
-        return -1;
-    }
+    const struct {
+        const char *key, *host;
+        uint16_t port;
+    } eps[] = {
+        { "receivers.otlp.protocols.grpc.endpoint", c->grpc.host, c->grpc.port },
+        { "receivers.otlp.protocols.http.endpoint", c->http.host, c->http.port },
+        { "admin.endpoint", c->admin.host, c->admin.port },
+    };
+    for (size_t i = 1; i < N_ROWS(eps); i++)
+        for (size_t j = 0; j < i; j++)
+            if (eps[i].port == eps[j].port &&
+                (strcmp(eps[i].host, eps[j].host) == 0 || wildcard_host(eps[i].host) ||
+                 wildcard_host(eps[j].host))) {
+                set_err(errstr, errlen, "%s: port %u is already taken by %s", eps[i].key,
+                        (unsigned)eps[i].port, eps[j].key);
+                return -1;
+            }
     /* librdkafka would take these over exporters.kafka.brokers, or the other way round: one
      * place for the brokers only. */
     for (size_t i = 0; i < c->kafka.n_producer; i++) {

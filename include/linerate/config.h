@@ -32,6 +32,21 @@ struct lr_config {
         uint32_t body_timeout_ms;   /* receivers.otlp.protocols.http.body_timeout_ms (30000) */
     } http;
     struct {
+        char host[LR_CFG_HOST_MAX];        /* receivers.otlp.protocols.grpc.endpoint host */
+        uint16_t port;                     /* ... port (default 4317) */
+        uint32_t max_recv_msg_size_mib;    /* ... max_recv_msg_size_mib (4) */
+        uint32_t max_concurrent_streams;   /* ... max_concurrent_streams (100) */
+        uint32_t max_header_list_bytes;    /* ... max_header_list_bytes (16 KiB) */
+        uint32_t hpack_table_bytes;        /* ... hpack_table_bytes (4096) */
+        uint32_t stream_window_bytes;      /* ... stream_window_bytes (1 MiB) */
+        uint32_t connection_window_bytes;  /* ... connection_window_bytes (16 MiB) */
+        uint32_t max_resets_per_s;         /* ... max_resets_per_s (200) */
+        uint32_t max_control_frames_per_s; /* ... max_control_frames_per_s (1000) */
+        uint32_t header_timeout_ms;        /* ... header_timeout_ms (10000) */
+        uint32_t idle_timeout_ms;          /* ... idle_timeout_ms (60000) */
+        uint32_t send_timeout_ms;          /* ... send_timeout_ms (30000) */
+    } grpc;
+    struct {
         char cores[256];     /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
         uint32_t queue_size; /* workers.queue_size: ring entries per worker (4096) */
     } workers;

@@ -156,7 +156,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 21);
+    EXPECT_EQ(rows, 33);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -423,7 +423,7 @@ std::vector<ErrCase> yaml_errors()
         { kHttp + "        endpoint: 127.0.0.1:4318\n\n        max_headers: 5000\n",
           "t.yaml:7: receivers.otlp.protocols.http.max_headers: 5000 is out of range 1..1000" },
         { "receivers:\n  otlp:\n    protocols:\n      htp: {}\n",
-          "t.yaml:4: receivers.otlp.protocols.htp: unknown key (known: http)" },
+          "t.yaml:4: receivers.otlp.protocols.htp: unknown key (known: grpc, http)" },
         // Unknown keys at each level.
         { "foo: 1\n", std::string("t.yaml:1: foo: unknown key (") + kKnownTop + ")" },
         { "receivers:\n  jaeger: {}\n", "t.yaml:2: receivers.jaeger: unknown key (known: otlp)" },
@@ -718,7 +718,7 @@ TEST(ConfigErrors, EverySetErrorHasItsMessage)
         std::string want;
     } cases[] = {
         { "receivers.otlp.protocols.htp.endpoint", "x",
-          "receivers.otlp.protocols.htp: unknown key (known: http)" },
+          "receivers.otlp.protocols.htp: unknown key (known: grpc, http)" },
         { "receivers.otlp.protocols.http.endpoints", "x",
           "receivers.otlp.protocols.http.endpoints: unknown key (known: endpoint, "
           "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
