@@ -5,7 +5,9 @@
  * request's framing (a partial header block, chunk-size line or trailer line) is copied into
  * `in`. Body bytes go straight from the chunk into the body buffer (or are handed to the handler
  * in place when a Content-Length body is complete in the chunk), through zlib when the request is
- * compressed.
+ * gzip/deflate/zlib. Bodies in the other codings the Collector accepts (zstd, snappy, lz4) are
+ * kept compressed (at most max_body_bytes on the wire) and decoded once complete with
+ * lr_dp_codec_decode (dataplane/codec.c), bounded by max_body_bytes as well.
  *
  * The header block is scanned line by line with memchr, resuming where the previous feed stopped
  * (`scan`, `scan_lf`), and parsed positions are kept as offsets from the request start so the
@@ -21,6 +23,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "codec.h"
 #include "http1_internal.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
@@ -36,6 +39,10 @@
 /* Input kept while paused: one full request of each limit, plus framing slack. */
 #define PAUSE_SLACK_BYTES ((size_t)64 << 10)
 #define BODY_MIN_ALLOC ((size_t)4096)
+/* Named in the 415 answer to an unsupported Content-Encoding. */
+#define ACCEPTED_CODINGS "accepted: gzip, deflate, zlib, zstd, snappy, lz4"
+/* How much of the refused coding's name the reason repeats. */
+#define REASON_TOKEN_MAX 40
 
 enum state {
     ST_HEAD,       /* request line and header fields */
@@ -47,7 +54,8 @@ enum state {
     ST_DISCARD,    /* the body of a refused request, `left` bytes to skip */
 };
 
-enum coding { COD_IDENTITY, COD_GZIP, COD_DEFLATE, COD_UNKNOWN };
+/* COD_BUFFERED: kept compressed until the body is complete, then decoded with `codec`. */
+enum coding { COD_IDENTITY, COD_GZIP, COD_DEFLATE, COD_BUFFERED, COD_UNKNOWN };
 
 struct span {
     uint32_t off, len;
@@ -79,8 +87,9 @@ struct reqstate {
     uint32_t n_headers;
     struct span method, target, path, ctype, cenc;
     enum coding coding;
-    uint64_t left;       /* body bytes or chunk bytes still to come */
-    uint64_t wire_bytes; /* body bytes as received (before decompression) */
+    enum lr_dp_codec codec; /* COD_BUFFERED */
+    uint64_t left;          /* body bytes or chunk bytes still to come */
+    uint64_t wire_bytes;    /* body bytes as received (before decompression) */
     size_t trailer_bytes;
     uint8_t crlf_got; /* bytes of a chunk's trailing CRLF seen */
     bool z_end;       /* inflate reached the end of the stream */
@@ -114,6 +123,9 @@ struct lr_http1_conn {
     size_t body_len, body_cap;
     z_stream *zs;
     size_t z_mem, mem_peak;
+    struct lr_dp_buf dec; /* decoded body of a COD_BUFFERED request */
+    char reason[sizeof("unsupported Content-Encoding \"\"; " ACCEPTED_CODINGS) + REASON_TOKEN_MAX +
+                3];
 
     uint8_t *out;
     size_t out_off, out_len, out_cap;
@@ -207,7 +219,7 @@ static struct lr_slice sl(const uint8_t *base, struct span s)
 
 static size_t mem_now(const struct lr_http1_conn *c)
 {
-    return c->in_cap + c->hdr_cap + c->body_cap + c->out_cap + c->z_mem;
+    return c->in_cap + c->hdr_cap + c->body_cap + c->out_cap + c->z_mem + c->dec.cap;
 }
 
 static void mem_note(struct lr_http1_conn *c)
@@ -508,6 +520,11 @@ static void req_reset(struct lr_http1_conn *c)
         c->hdr = NULL;
         c->hdr_cap = 0;
     }
+    c->dec.len = 0;
+    if (c->dec.cap > SHRINK_BYTES) {
+        free(c->dec.p);
+        c->dec = (struct lr_dp_buf){ NULL, 0, 0 };
+    }
 }
 
 /* ---- head parsing ---------------------------------------------------------------------------- */
@@ -698,15 +715,59 @@ static int parse_field(struct lr_http1_conn *c, const uint8_t *b, size_t off, si
     return 0;
 }
 
-static enum coding coding_of(const uint8_t *p, size_t n)
+/* gzip and deflate/zlib stream through zlib as the body arrives; the others are buffered. */
+static enum coding coding_of(enum lr_dp_codec k)
 {
-    if (n == 0 || IEQ(p, n, "identity"))
+    switch (k) {
+    case LR_CODEC_IDENTITY:
         return COD_IDENTITY;
-    if (IEQ(p, n, "gzip") || IEQ(p, n, "x-gzip"))
+    case LR_CODEC_GZIP:
         return COD_GZIP;
-    if (IEQ(p, n, "deflate"))
+    case LR_CODEC_DEFLATE:
+    case LR_CODEC_ZLIB:
         return COD_DEFLATE;
-    return COD_UNKNOWN;
+    case LR_CODEC_ZSTD:
+    case LR_CODEC_SNAPPY:
+    case LR_CODEC_SNAPPY_FRAMED:
+    case LR_CODEC_LZ4:
+        return COD_BUFFERED;
+    default:
+        return COD_UNKNOWN;
+    }
+}
+
+/* The 415 reason names the coding (printable ASCII, cut at REASON_TOKEN_MAX) and what is
+ * accepted. It is written into the connection's reason buffer, valid during on_error. */
+static const char *unsupported_reason(struct lr_http1_conn *c, const uint8_t *p, size_t n,
+                                      uint32_t ce_count)
+{
+    if (ce_count > 1)
+        return "more than one Content-Encoding field; " ACCEPTED_CODINGS;
+    char *w = c->reason;
+    w = PUT(w, "unsupported Content-Encoding \"");
+    for (size_t i = 0; i < n && i < REASON_TOKEN_MAX; i++)
+        *w++ = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\' ? (char)p[i] : '?';
+    if (n > REASON_TOKEN_MAX)
+        w = PUT(w, "...");
+    w = PUT(w, "\"; " ACCEPTED_CODINGS);
+    *w = '\0';
+    return c->reason;
+}
+
+static const char *malformed_reason(enum lr_dp_codec k)
+{
+    switch (k) {
+    case LR_CODEC_ZSTD:
+        return "bad zstd body";
+    case LR_CODEC_SNAPPY:
+        return "bad snappy body";
+    case LR_CODEC_SNAPPY_FRAMED:
+        return "bad x-snappy-framed body";
+    case LR_CODEC_LZ4:
+        return "bad lz4 body";
+    default:
+        return "bad compressed body";
+    }
 }
 
 /* Whether the body of a refused request can be skipped with the connection kept: its length is
@@ -773,9 +834,12 @@ static void head_done(struct lr_http1_conn *c, const uint8_t *b, size_t after)
         head_error(c, b, LR_E_TOO_LARGE, "Content-Length over the body limit");
         return;
     }
-    r->coding = r->ce_count > 1 ? COD_UNKNOWN : coding_of(b + r->cenc.off, r->cenc.len);
+    r->codec = r->ce_count > 1 ? LR_CODEC_UNKNOWN
+                               : lr_dp_codec_from_name(lr_slice_make(b + r->cenc.off, r->cenc.len));
+    r->coding = coding_of(r->codec);
     if (r->coding == COD_UNKNOWN) {
-        refuse(c, LR_E_MEDIA_TYPE, "unsupported content coding");
+        refuse(c, LR_E_MEDIA_TYPE,
+               unsupported_reason(c, b + r->cenc.off, r->cenc.len, r->ce_count));
         return;
     }
     if (c->h.on_headers) {
@@ -805,10 +869,10 @@ static void head_done(struct lr_http1_conn *c, const uint8_t *b, size_t after)
     } else if (has_body) {
         c->st = ST_BODY_CL;
         r->left = r->cl;
-        /* The size is known: one allocation, unless the body is compressed or is all here
-         * already (then it is handed over in place). */
-        if (r->coding == COD_IDENTITY && after < r->cl &&
-            !grow(c, &c->body, &c->body_cap, (size_t)r->cl, SIZE_MAX)) {
+        /* The size is known: one allocation of exactly that, unless the body streams through
+         * zlib or is all here already (then it is handed over in place). */
+        if ((r->coding == COD_IDENTITY || r->coding == COD_BUFFERED) && after < r->cl &&
+            !grow(c, &c->body, &c->body_cap, (size_t)r->cl, (size_t)r->cl)) {
             body_error(c, LR_E_INTERNAL, "out of memory");
         }
     } else {
@@ -988,9 +1052,11 @@ static int body_in(struct lr_http1_conn *c, const uint8_t *p, size_t n)
 {
     c->r.wire_bytes += n;
     c->body_progress_ns = c->now_ns;
-    if (c->r.coding != COD_IDENTITY)
+    if (c->r.coding == COD_GZIP || c->r.coding == COD_DEFLATE)
         return inflate_in(c, p, n);
-    if (!grow(c, &c->body, &c->body_cap, c->body_len + n, SIZE_MAX)) {
+    /* Identity and buffered bodies are bounded on the wire (head_done, ST_CHUNK_SIZE), so the
+     * buffer never needs to double past the limit. */
+    if (!grow(c, &c->body, &c->body_cap, c->body_len + n, c->lim.max_body_bytes)) {
         body_error(c, LR_E_INTERNAL, "out of memory");
         return LR_E_INTERNAL;
     }
@@ -1004,10 +1070,28 @@ static void finish(struct lr_http1_conn *c)
 {
     struct reqstate *r = &c->r;
     struct lr_slice body;
-    if (r->body_ref) {
+    if (r->coding == COD_BUFFERED && r->wire_bytes > 0) {
+        /* The compressed body is complete (in place, or in the body buffer, at most
+         * max_body_bytes either way): decode it once, bounded by the same limit. */
+        const uint8_t *src = r->body_ref ? r->body_ref : c->body;
+        size_t n = r->body_ref ? (size_t)r->cl : c->body_len;
+        int rc = lr_dp_codec_decode(r->codec, src, n, c->lim.max_body_bytes, &c->dec);
+        mem_note(c);
+        if (rc != 0) {
+            if (rc == LR_E_TOO_LARGE)
+                body_error(c, rc, "decompressed body over the limit");
+            else if (rc == LR_E_MALFORMED)
+                body_error(c, rc, malformed_reason(r->codec));
+            else
+                body_error(c, LR_E_INTERNAL, "out of memory");
+            return;
+        }
+        body = lr_slice_make(c->dec.len ? c->dec.p : (const uint8_t *)"", c->dec.len);
+    } else if (r->body_ref) {
         body = lr_slice_make(r->body_ref, (size_t)r->cl);
     } else {
-        if (r->coding != COD_IDENTITY && r->wire_bytes > 0 && !r->z_end) {
+        if (r->coding != COD_IDENTITY && r->coding != COD_BUFFERED && r->wire_bytes > 0 &&
+            !r->z_end) {
             body_error(c, LR_E_MALFORMED, "truncated compressed body");
             return;
         }
@@ -1114,8 +1198,9 @@ static size_t run(struct lr_http1_conn *c, const uint8_t *src, size_t len)
             if (c->st == ST_DISCARD) {
                 c->body_progress_ns = c->now_ns;
             } else if (c->st == ST_BODY_CL && take == r->left && c->body_len == 0 &&
-                       r->coding == COD_IDENTITY) {
-                r->body_ref = b; /* the whole body is here: hand it over in place */
+                       (r->coding == COD_IDENTITY || r->coding == COD_BUFFERED)) {
+                /* The whole body is here: hand it over (or decode it) in place. */
+                r->body_ref = b;
                 r->wire_bytes = take;
             } else if (body_in(c, b, take) != 0) {
                 goto out;
@@ -1321,6 +1406,7 @@ void lr_http1_conn_free(struct lr_http1_conn *c)
     free(c->in);
     free(c->hdr);
     free(c->body);
+    free(c->dec.p);
     free(c->out);
     free(c);
 }

@@ -6,9 +6,10 @@
  *
  * Per connection it parses request lines and headers (RFC 9112), keep-alive and pipelining,
  * Content-Length and chunked bodies, `Expect: 100-continue`, and decodes `Content-Encoding: gzip`
- * (also `deflate`/`x-gzip`) with the body limit counted after decompression, so a gzip bomb stops
- * at the limit without allocating past it. Every complete request goes to the handler, in order;
- * responses are queued in order.
+ * (also `x-gzip`, `deflate`, `zlib` streaming; `zstd`, `snappy`, `x-snappy-framed`, `lz4` via
+ * codec.h) with the body limit counted after decompression, so a gzip bomb stops at the limit
+ * without allocating past it. Every complete request goes to the handler, in order; responses are
+ * queued in order.
  *
  * Threads: a connection belongs to one thread. */
 #ifndef LINERATE_HTTP1_H
