@@ -20,7 +20,7 @@ refs=$(build/bench/refs)
 memcpy=$(echo "$refs" | awk '/memcpy/ { print $2 }')
 tcp=$(echo "$refs" | awk '/loopback/ { print $2 }')
 build/linerate --cores 0 --run-dir $W/run --endpoint 127.0.0.1:14318 --admin 127.0.0.1:14133 \
-    --set service.status_interval_ms=0 >$W/out 2>&1 &
+    --grpc-endpoint 127.0.0.1:14317 --set service.status_interval_ms=0 >$W/out 2>&1 &
 sleep 2
 {
     echo

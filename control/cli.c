@@ -23,6 +23,7 @@ enum {
     OPT_CORES,
     OPT_RUN_DIR,
     OPT_SET,
+    OPT_GRPC_ENDPOINT,
     OPT_PRINT_DOC,
     OPT_CHECK,
 };
@@ -30,6 +31,7 @@ enum {
 static const struct option options[] = {
     { "config", required_argument, NULL, OPT_CONFIG },
     { "endpoint", required_argument, NULL, OPT_ENDPOINT },
+    { "grpc-endpoint", required_argument, NULL, OPT_GRPC_ENDPOINT },
     { "admin", required_argument, NULL, OPT_ADMIN },
     { "brokers", required_argument, NULL, OPT_BROKERS },
     { "cores", required_argument, NULL, OPT_CORES },
@@ -52,6 +54,7 @@ static const struct {
     const char *key;
 } flag_keys[] = {
     { OPT_ENDPOINT, "--endpoint", "receivers.otlp.protocols.http.endpoint" },
+    { OPT_GRPC_ENDPOINT, "--grpc-endpoint", "receivers.otlp.protocols.grpc.endpoint" },
     { OPT_ADMIN, "--admin", "admin.endpoint" },
     { OPT_BROKERS, "--brokers", "exporters.kafka.brokers" },
     { OPT_CORES, "--cores", "workers.cores" },
@@ -65,6 +68,8 @@ static const char usage[] =
     "\n"
     "  -c, --config FILE        read the YAML configuration FILE (applied before other flags)\n"
     "      --endpoint HOST:PORT OTLP/HTTP listen address (receivers.otlp.protocols.http.endpoint)\n"
+    "      --grpc-endpoint HOST:PORT\n"
+    "                           OTLP/gRPC listen address (receivers.otlp.protocols.grpc.endpoint)\n"
     "      --admin HOST:PORT    admin server address (admin.endpoint)\n"
     "      --brokers LIST       Kafka brokers, HOST:PORT,... (exporters.kafka.brokers);\n"
     "                           empty starts the embedded broker\n"
@@ -189,6 +194,7 @@ int lr_cp_cli_parse(struct lr_config *c, int argc, char **argv, char *errstr, si
             check = true;
             break;
         case OPT_ENDPOINT:
+        case OPT_GRPC_ENDPOINT:
         case OPT_ADMIN:
         case OPT_BROKERS:
         case OPT_CORES:

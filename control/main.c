@@ -118,8 +118,10 @@ static void print_banner(const struct lr_config *cfg, const struct lr_cp_state *
     }
     const char *b = lr_cp_kafka_brokers(st->kafka);
     printf("linerate %s\n", LR_VERSION);
+    printf("  otlp/grpc   %s:%u  h2c; also on the otlp/http port\n", cfg->grpc.host,
+           cfg->grpc.port);
     printf("  otlp/http   http://%s:%u  POST /v1/traces /v1/metrics /v1/logs "
-           "(application/x-protobuf)\n",
+           "(application/x-protobuf, application/json)\n",
            cfg->http.host, cfg->http.port);
     printf("  admin       http://%s:%u  /health /ready /metrics\n", cfg->admin.host,
            cfg->admin.port);

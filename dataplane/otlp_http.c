@@ -1,6 +1,10 @@
-/* OTLP/HTTP (binary protobuf) on the HTTP/1.1 engine. Answers follow the OTLP specification,
- * "OTLP/HTTP Response": 200 with an empty Export*ServiceResponse, 400 with a google.rpc.Status
- * for bad data (not retryable), 503 + Retry-After when the output queue is full (retryable). */
+/* OTLP export handling for every transport: OTLP/HTTP with protobuf or JSON bodies on the
+ * HTTP/1.1 engine, and OTLP/gRPC on the HTTP/2 engine. One path does the work (walk, validate,
+ * split per trace, queue all records or none); the answers follow the OTLP specification:
+ * HTTP 200 / gRPC OK with an Export*ServiceResponse (partial_success when some items were
+ * rejected), 400 / INVALID_ARGUMENT with a google.rpc.Status for bad data (not retryable),
+ * 503 + Retry-After / UNAVAILABLE with google.rpc.RetryInfo when the output queue is full. */
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,11 +17,28 @@
 
 #define VIEW_INITIAL_ITEMS 1024u
 #define VIEW_MAX_ITEMS (1u << 26)
+#define RETRY_AFTER_S 1
 
 static const char *const paths[LR_SIG_COUNT] = { "/v1/traces", "/v1/metrics", "/v1/logs" };
+static const char *const grpc_paths[LR_SIG_COUNT] = {
+    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+    "/opentelemetry.proto.collector.metrics.v1.MetricsService/Export",
+    "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+};
 static const char *const request_names[LR_SIG_COUNT] = { "ExportTraceServiceRequest",
                                                          "ExportMetricsServiceRequest",
                                                          "ExportLogsServiceRequest" };
+static const char *const item_names[LR_SIG_COUNT] = { "spans", "data points", "log records" };
+
+enum body_kind { BODY_PROTOBUF, BODY_JSON, BODY_OTHER };
+
+/* What one export came to. */
+struct outcome {
+    int err;           /* 0, LR_E_MALFORMED or LR_E_OVERLOADED */
+    uint64_t items;    /* in the request */
+    uint64_t rejected; /* failed validation (partial success) */
+    char msg[512];     /* the error or partial-success message */
+};
 
 static bool slice_ieq(struct lr_slice s, const char *z)
 {
@@ -25,17 +46,21 @@ static bool slice_ieq(struct lr_slice s, const char *z)
     return s.len == n && strncasecmp((const char *)s.p, z, n) == 0;
 }
 
-static int route(struct lr_slice path)
+static int route(struct lr_slice path, const char *const *table)
 {
     for (int i = 0; i < LR_SIG_COUNT; i++)
-        if (lr_slice_eq(path, paths[i]))
+        if (lr_slice_eq(path, table[i]))
             return i;
     return -1;
 }
 
-static bool is_protobuf(struct lr_slice ct)
+static enum body_kind kind_of(struct lr_slice ct)
 {
-    return slice_ieq(ct, "application/x-protobuf");
+    if (slice_ieq(ct, "application/x-protobuf"))
+        return BODY_PROTOBUF;
+    if (slice_ieq(ct, "application/json"))
+        return BODY_JSON;
+    return BODY_OTHER;
 }
 
 static int view_alloc(struct lr_otlp_view *v, uint32_t items, uint32_t scopes, uint32_t resources)
@@ -87,104 +112,108 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x)
     free(x->view.items);
     free(x->view.scopes);
     free(x->view.resources);
+    lr_dp_json_out_free(&x->json);
     memset(x, 0, sizeof(*x));
 }
 
-size_t lr_dp_rpc_status_encode(uint8_t *out, size_t cap, int code, const char *message)
+/* ---- protobuf answers -------------------------------------------------------------------------
+ */
+
+static size_t put_varint(uint8_t *out, uint64_t v)
 {
-    /* google.rpc.Status: 1 code (int32, varint), 2 message (string). */
-    size_t n = 0, mlen = strlen(message);
-    if (cap < 16)
+    size_t n = 0;
+    while (v >= 0x80) {
+        out[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[n++] = (uint8_t)v;
+    return n;
+}
+
+/* Length of `message` cut to at most `cap` bytes without splitting a UTF-8 sequence. */
+static size_t utf8_cut(const char *message, size_t cap)
+{
+    size_t n = strlen(message);
+    if (n <= cap)
+        return n;
+    n = cap;
+    while (n > 0 && ((uint8_t)message[n] & 0xC0) == 0x80)
+        n--;
+    return n;
+}
+
+size_t lr_dp_rpc_status_encode(uint8_t *out, size_t cap, int code, const char *message,
+                               uint32_t retry_delay_s)
+{
+    /* google.rpc.Status: 1 code (int32), 2 message (string), 3 details (repeated Any). A
+     * RetryInfo detail is Any{1: type_url, 2: RetryInfo{1: Duration{1: seconds}}}. */
+    static const char type_url[] = "type.googleapis.com/google.rpc.RetryInfo";
+    uint8_t detail[80];
+    size_t dn = 0;
+    if (retry_delay_s > 0) {
+        uint8_t dur[12], ri[16];
+        size_t n = 0, rn = 0;
+        dur[n++] = 0x08;
+        n += put_varint(dur + n, retry_delay_s);
+        ri[rn++] = 0x0a;
+        ri[rn++] = (uint8_t)n;
+        memcpy(ri + rn, dur, n);
+        rn += n;
+        detail[dn++] = 0x0a;
+        detail[dn++] = (uint8_t)(sizeof(type_url) - 1);
+        memcpy(detail + dn, type_url, sizeof(type_url) - 1);
+        dn += sizeof(type_url) - 1;
+        detail[dn++] = 0x12;
+        detail[dn++] = (uint8_t)rn;
+        memcpy(detail + dn, ri, rn);
+        dn += rn;
+    }
+    if (cap < dn + 32)
         return 0;
+    size_t n = 0;
     if (code != 0) {
         out[n++] = 0x08;
-        uint64_t v = (uint64_t)(int64_t)code;
-        while (v >= 0x80) {
-            out[n++] = (uint8_t)(v | 0x80);
-            v >>= 7;
-        }
-        out[n++] = (uint8_t)v;
+        n += put_varint(out + n, (uint64_t)(int64_t)code);
     }
-    if (mlen > cap - n - 4)
-        mlen = cap - n - 4;
-    /* Never cut a UTF-8 sequence in half: back off continuation bytes. */
-    while (mlen > 0 && mlen < strlen(message) && ((uint8_t)message[mlen] & 0xC0) == 0x80)
-        mlen--;
+    size_t mlen = utf8_cut(message, cap - n - dn - 16);
     out[n++] = 0x12;
-    size_t l = mlen;
-    while (l >= 0x80) {
-        out[n++] = (uint8_t)(l | 0x80);
-        l >>= 7;
-    }
-    out[n++] = (uint8_t)l;
+    n += put_varint(out + n, mlen);
     memcpy(out + n, message, mlen);
-    return n + mlen;
+    n += mlen;
+    if (dn) {
+        out[n++] = 0x1a;
+        n += put_varint(out + n, dn);
+        memcpy(out + n, detail, dn);
+        n += dn;
+    }
+    return n;
 }
 
-/* Fills `resp` with an error answer: a google.rpc.Status in protobuf when the client speaks
- * protobuf, plain text otherwise (curl, browsers). */
-static void answer_error(struct lr_dp_otlp_ctx *x, const struct lr_http_req *req, int err,
-                         const char *message, struct lr_http_resp *resp)
+/* Export*ServiceResponse{1: partial_success{1: rejected_* (int64), 2: error_message}}, or
+ * nothing (zero bytes) when everything was accepted. */
+static size_t response_encode(uint8_t *out, size_t cap, const struct outcome *o)
 {
-    const struct lr_err_map *m = lr_err_lookup(err);
-    resp->status = m->http_status;
-    resp->extra_headers = NULL;
-    if (err == LR_E_METHOD)
-        resp->extra_headers = "Allow: POST\r\n";
-    else if (m->retryable)
-        resp->extra_headers = "Retry-After: 1\r\n";
-    if (req && is_protobuf(req->content_type)) {
-        size_t n = lr_dp_rpc_status_encode(x->resp, sizeof(x->resp), m->grpc_status, message);
-        resp->content_type = "application/x-protobuf";
-        resp->body = lr_slice_make(x->resp, n);
-    } else {
-        int n = snprintf((char *)x->resp, sizeof(x->resp), "%s\n", message);
-        if (n < 0)
-            n = 0;
-        if ((size_t)n >= sizeof(x->resp))
-            n = sizeof(x->resp) - 1;
-        resp->content_type = "text/plain; charset=utf-8";
-        resp->body = lr_slice_make(x->resp, (size_t)n);
-    }
+    if (o->rejected == 0)
+        return 0;
+    uint8_t ps[600];
+    size_t n = 0;
+    ps[n++] = 0x08;
+    n += put_varint(ps + n, o->rejected);
+    size_t mlen = utf8_cut(o->msg, sizeof(ps) - n - 8);
+    ps[n++] = 0x12;
+    n += put_varint(ps + n, mlen);
+    memcpy(ps + n, o->msg, mlen);
+    n += mlen;
+    if (cap < n + 8)
+        return 0;
+    size_t m = 0;
+    out[m++] = 0x0a;
+    m += put_varint(out + m, n);
+    memcpy(out + m, ps, n);
+    return m + n;
 }
 
-static int on_headers(void *ctx, const struct lr_http_req *req, const char **reason)
-{
-    (void)ctx;
-    int sig = route(req->path);
-    if (sig < 0) {
-        *reason = "unknown path; OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs";
-        return LR_E_NOT_FOUND;
-    }
-    if (!lr_slice_eq(req->method, "POST")) {
-        *reason = "method not allowed; OTLP/HTTP accepts POST";
-        return LR_E_METHOD;
-    }
-    if (!is_protobuf(req->content_type)) {
-        *reason = "unsupported Content-Type; accepted: application/x-protobuf";
-        return LR_E_MEDIA_TYPE;
-    }
-    return 0;
-}
-
-static void on_error(void *ctx, const struct lr_http_req *req, int err, const char *reason,
-                     struct lr_http_resp *resp)
-{
-    struct lr_dp_otlp_ctx *x = ctx;
-    lr_stat_add(&x->stats->bad_requests, 1);
-    char msg[512];
-    if (err == LR_E_MEDIA_TYPE && req && req->content_type.len > 0 &&
-        !is_protobuf(req->content_type))
-        snprintf(msg, sizeof(msg), "unsupported Content-Type \"%.*s\"; accepted: %s",
-                 (int)(req->content_type.len > 100 ? 100 : req->content_type.len),
-                 (const char *)req->content_type.p, "application/x-protobuf");
-    else if (err == LR_E_MEDIA_TYPE && req && req->content_type.len == 0 &&
-             req->content_encoding.len == 0)
-        snprintf(msg, sizeof(msg), "missing Content-Type; accepted: application/x-protobuf");
-    else
-        snprintf(msg, sizeof(msg), "%s", reason ? reason : lr_err_name(err));
-    answer_error(x, req, err, msg, resp);
-}
+/* ---- the export path, shared by every transport --------------------------------------------- */
 
 static void key_hex(char out[32], const uint8_t id[16])
 {
@@ -224,7 +253,15 @@ static int batch_add(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t
 static int emit_trace(void *ctx, const uint8_t trace_id[16], uint64_t n_spans, const uint8_t *value,
                       size_t len)
 {
-    return batch_add(ctx, LR_SIG_TRACES, trace_id, n_spans, value, len);
+    struct lr_dp_otlp_ctx *x = ctx;
+    static const uint8_t zero[16];
+    /* The splitter groups spans without a valid (16-byte) trace id under the all-zero id, which
+     * W3C Trace Context also declares invalid: those spans are rejected (partial success). */
+    if (memcmp(trace_id, zero, 16) == 0) {
+        x->rejected += n_spans;
+        return 0;
+    }
+    return batch_add(x, LR_SIG_TRACES, trace_id, n_spans, value, len);
 }
 
 static void batch_drop(struct lr_dp_otlp_ctx *x)
@@ -243,10 +280,10 @@ static uint64_t items_of(const struct lr_otlp_view *v, enum lr_signal sig)
 
 /* Walks the body; grows the view while the request does not fit (only traces need every span
  * recorded, for the split). */
-static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, struct lr_slice body)
+static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len)
 {
     for (;;) {
-        int rc = lr_dp_otlp_walk(sig, body.p, body.len, &x->view);
+        int rc = lr_dp_otlp_walk(sig, p, len, &x->view);
         if (rc < 0 || !x->view.truncated || sig != LR_SIG_TRACES)
             return rc;
         uint64_t need = x->view.n_spans;
@@ -260,51 +297,169 @@ static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, struct lr_slice bo
     }
 }
 
-static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_resp *resp)
+/* Validates, splits and queues one Export*ServiceRequest (protobuf). */
+static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len,
+                         struct outcome *o)
 {
-    struct lr_dp_otlp_ctx *x = ctx;
-    enum lr_signal sig = (enum lr_signal)route(req->path);
-    char msg[512];
-
-    int rc = walk(x, sig, req->body);
+    o->err = 0;
+    o->items = o->rejected = 0;
+    o->msg[0] = 0;
+    x->rejected = 0;
+    int rc = walk(x, sig, p, len);
     if (rc == LR_E_MALFORMED) {
-        snprintf(msg, sizeof(msg), "%s is malformed at byte %u: %s", request_names[sig],
+        snprintf(o->msg, sizeof(o->msg), "%s is malformed at byte %u: %s", request_names[sig],
                  x->view.err_off, x->view.err_reason ? x->view.err_reason : "invalid");
+        o->err = LR_E_MALFORMED;
         lr_stat_add(&x->stats->bad_requests, 1);
-        answer_error(x, req, LR_E_MALFORMED, msg, resp);
         return;
     }
-    uint64_t n_items = items_of(&x->view, sig);
+    o->items = items_of(&x->view, sig);
     if (rc == 0) {
         if (sig == LR_SIG_TRACES && x->cfg->kafka.partition_traces_by_id)
-            rc = lr_dp_otlp_split_traces(req->body.p, req->body.len, &x->view, emit_trace, x);
-        else if (req->body.len > 0 || n_items > 0)
-            rc = batch_add(x, sig, NULL, n_items, req->body.p, req->body.len);
+            rc = lr_dp_otlp_split_traces(p, len, &x->view, emit_trace, x);
+        else if (len > 0 || o->items > 0)
+            rc = batch_add(x, sig, NULL, o->items, p, len);
     }
     /* All records of a request are queued, or none: the ring has one producer (us), so the free
      * room seen here can only grow until we push. */
     size_t room = x->ring->mask + 1 - lr_ring_count(x->ring);
     if (rc < 0 || x->n_batch > room) {
         batch_drop(x);
-        lr_stat_add(&x->stats->refused[sig], n_items);
+        lr_stat_add(&x->stats->refused[sig], o->items);
         lr_stat_add(&x->stats->overloaded, 1);
-        snprintf(msg, sizeof(msg), "%s",
+        snprintf(o->msg, sizeof(o->msg), "%s",
                  rc < 0 ? "out of memory; retry later"
                         : "output queue full (Kafka is behind); retry later");
-        answer_error(x, req, LR_E_OVERLOADED, msg, resp);
+        o->err = LR_E_OVERLOADED;
         return;
     }
     for (size_t i = 0; i < x->n_batch; i++)
         lr_ring_push(x->ring, x->batch[i]);
     lr_stat_add(&x->stats->records[sig], x->n_batch);
     x->n_batch = 0;
+    o->rejected = x->rejected;
     lr_stat_add(&x->stats->requests[sig], 1);
-    lr_stat_add(&x->stats->accepted[sig], n_items);
-    /* An empty Export*ServiceResponse: every field is default, so zero bytes. */
-    resp->status = 200;
-    resp->content_type = "application/x-protobuf";
-    resp->body = lr_slice_make(x->resp, 0);
+    lr_stat_add(&x->stats->accepted[sig], o->items - o->rejected);
+    if (o->rejected) {
+        lr_stat_add(&x->stats->refused[sig], o->rejected);
+        snprintf(o->msg, sizeof(o->msg),
+                 "%llu of %llu %s rejected: trace_id must be 16 bytes and not all zero",
+                 (unsigned long long)o->rejected, (unsigned long long)o->items, item_names[sig]);
+    }
+}
+
+/* ---- OTLP/HTTP ------------------------------------------------------------------------------- */
+
+/* Fills `resp` with an error answer: a google.rpc.Status in the request's content type
+ * (protobuf or JSON), plain text for anything else (curl, browsers). */
+static void answer_error(struct lr_dp_otlp_ctx *x, const struct lr_http_req *req, int err,
+                         const char *message, struct lr_http_resp *resp)
+{
+    const struct lr_err_map *m = lr_err_lookup(err);
+    resp->status = m->http_status;
     resp->extra_headers = NULL;
+    if (err == LR_E_METHOD)
+        resp->extra_headers = "Allow: POST\r\n";
+    else if (m->retryable)
+        resp->extra_headers = "Retry-After: 1\r\n";
+    enum body_kind k = req ? kind_of(req->content_type) : BODY_OTHER;
+    if (k == BODY_PROTOBUF) {
+        size_t n = lr_dp_rpc_status_encode(x->resp, sizeof(x->resp), m->grpc_status, message, 0);
+        resp->content_type = "application/x-protobuf";
+        resp->body = lr_slice_make(x->resp, n);
+    } else if (k == BODY_JSON) {
+        size_t n = lr_dp_rpc_status_json((char *)x->resp, sizeof(x->resp), m->grpc_status, message);
+        resp->content_type = "application/json";
+        resp->body = lr_slice_make(x->resp, n);
+    } else {
+        int n = snprintf((char *)x->resp, sizeof(x->resp), "%s\n", message);
+        if (n < 0)
+            n = 0;
+        if ((size_t)n >= sizeof(x->resp))
+            n = sizeof(x->resp) - 1;
+        resp->content_type = "text/plain; charset=utf-8";
+        resp->body = lr_slice_make(x->resp, (size_t)n);
+    }
+}
+
+static int on_headers(void *ctx, const struct lr_http_req *req, const char **reason)
+{
+    (void)ctx;
+    int sig = route(req->path, paths);
+    if (sig < 0) {
+        *reason = "unknown path; OTLP/HTTP paths are /v1/traces, /v1/metrics and /v1/logs";
+        return LR_E_NOT_FOUND;
+    }
+    if (!lr_slice_eq(req->method, "POST")) {
+        *reason = "method not allowed; OTLP/HTTP accepts POST";
+        return LR_E_METHOD;
+    }
+    if (kind_of(req->content_type) == BODY_OTHER) {
+        *reason = "unsupported Content-Type; accepted: application/x-protobuf, application/json";
+        return LR_E_MEDIA_TYPE;
+    }
+    return 0;
+}
+
+static void on_error(void *ctx, const struct lr_http_req *req, int err, const char *reason,
+                     struct lr_http_resp *resp)
+{
+    struct lr_dp_otlp_ctx *x = ctx;
+    lr_stat_add(&x->stats->bad_requests, 1);
+    char msg[512];
+    if (err == LR_E_MEDIA_TYPE && req && req->content_type.len > 0 &&
+        kind_of(req->content_type) == BODY_OTHER)
+        snprintf(msg, sizeof(msg), "unsupported Content-Type \"%.*s\"; accepted: %s",
+                 (int)(req->content_type.len > 100 ? 100 : req->content_type.len),
+                 (const char *)req->content_type.p, "application/x-protobuf, application/json");
+    else if (err == LR_E_MEDIA_TYPE && req && req->content_type.len == 0 &&
+             req->content_encoding.len == 0)
+        snprintf(msg, sizeof(msg),
+                 "missing Content-Type; accepted: application/x-protobuf, application/json");
+    else
+        snprintf(msg, sizeof(msg), "%s", reason ? reason : lr_err_name(err));
+    answer_error(x, req, err, msg, resp);
+}
+
+static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_resp *resp)
+{
+    struct lr_dp_otlp_ctx *x = ctx;
+    enum lr_signal sig = (enum lr_signal)route(req->path, paths);
+    enum body_kind k = kind_of(req->content_type);
+    struct outcome o;
+    const uint8_t *p = req->body.p;
+    size_t len = req->body.len;
+
+    if (k == BODY_JSON) {
+        char why[400];
+        int rc = lr_dp_otlp_json_to_proto(sig, p, len, &x->json, why, sizeof(why));
+        if (rc < 0) {
+            snprintf(o.msg, sizeof(o.msg), "%s (JSON) is malformed: %s", request_names[sig],
+                     rc == LR_E_MALFORMED ? why : "out of memory");
+            lr_stat_add(&x->stats->bad_requests, 1);
+            answer_error(x, req, rc == LR_E_MALFORMED ? LR_E_MALFORMED : LR_E_OVERLOADED, o.msg,
+                         resp);
+            return;
+        }
+        p = x->json.p;
+        len = x->json.len;
+    }
+    export_proto(x, sig, p, len, &o);
+    if (o.err) {
+        answer_error(x, req, o.err, o.msg, resp);
+        return;
+    }
+    resp->status = 200;
+    resp->extra_headers = NULL;
+    if (k == BODY_JSON) {
+        size_t n = lr_dp_otlp_json_response((char *)x->resp, sizeof(x->resp), sig,
+                                            (int64_t)o.rejected, o.rejected ? o.msg : NULL);
+        resp->content_type = "application/json";
+        resp->body = lr_slice_make(x->resp, n);
+    } else {
+        resp->content_type = "application/x-protobuf";
+        resp->body = lr_slice_make(x->resp, response_encode(x->resp, sizeof(x->resp), &o));
+    }
 }
 
 struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x)
@@ -312,4 +467,48 @@ struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x)
     return (struct lr_http_handler){
         .on_headers = on_headers, .on_request = on_request, .on_error = on_error, .ctx = x
     };
+}
+
+/* ---- OTLP/gRPC ------------------------------------------------------------------------------- */
+
+static int grpc_on_headers(void *ctx, const struct lr_grpc_req *req, const char **reason)
+{
+    (void)ctx;
+    if (route(req->path, grpc_paths) < 0) {
+        *reason = "unknown service or method; OTLP/gRPC serves "
+                  "opentelemetry.proto.collector.{trace,metrics,logs}.v1.*Service/Export";
+        return LR_E_NOT_FOUND;
+    }
+    return 0;
+}
+
+static void grpc_on_request(void *ctx, const struct lr_grpc_req *req, struct lr_grpc_resp *resp)
+{
+    struct lr_dp_otlp_ctx *x = ctx;
+    enum lr_signal sig = (enum lr_signal)route(req->path, grpc_paths);
+    struct outcome o;
+    export_proto(x, sig, req->message.p, req->message.len, &o);
+    const struct lr_err_map *m = lr_err_lookup(o.err);
+    resp->grpc_status = m->grpc_status;
+    resp->status_details = lr_slice_make(NULL, 0);
+    if (o.err) {
+        /* OTLP/gRPC: a retryable UNAVAILABLE carries RetryInfo with the delay to wait. */
+        uint32_t delay = m->retryable ? RETRY_AFTER_S : 0;
+        size_t n =
+            lr_dp_rpc_status_encode(x->details, sizeof(x->details), m->grpc_status, o.msg, delay);
+        resp->status_details = lr_slice_make(x->details, n);
+        snprintf((char *)x->resp, sizeof(x->resp), "%s", o.msg);
+        resp->grpc_message = (const char *)x->resp;
+        resp->message = lr_slice_make(NULL, 0);
+        return;
+    }
+    resp->grpc_message = NULL;
+    resp->message = lr_slice_make(x->resp, response_encode(x->resp, sizeof(x->resp), &o));
+}
+
+struct lr_h2_handler lr_dp_otlp_grpc_handler(struct lr_dp_otlp_ctx *x)
+{
+    return (struct lr_h2_handler){ .on_headers = grpc_on_headers,
+                                   .on_request = grpc_on_request,
+                                   .ctx = x };
 }

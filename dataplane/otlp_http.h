@@ -1,7 +1,8 @@
-/* OTLP/HTTP request handling on top of the HTTP/1.1 engine (dataplane/otlp_http.c): routes
- * POST /v1/{traces,metrics,logs}, walks the body, splits traces per trace id, queues owned
- * records on the worker's ring and answers as the OTLP/HTTP specification says. Per worker:
- * one context, used by that worker's thread only. */
+/* OTLP export handling on top of the protocol engines (dataplane/otlp_http.c): OTLP/HTTP with
+ * protobuf or JSON bodies on the HTTP/1.1 engine, OTLP/gRPC on the HTTP/2 engine. Walks the body,
+ * rejects items that fail validation (partial success), splits traces per trace id, queues owned
+ * records on the worker's ring and answers as the OTLP specification says. Per worker: one
+ * context, used by that worker's thread only. */
 #ifndef LINERATE_DP_OTLP_HTTP_H
 #define LINERATE_DP_OTLP_HTTP_H
 
@@ -10,11 +11,13 @@
 #include <stdint.h>
 
 #include "linerate/config.h"
+#include "linerate/h2.h"
 #include "linerate/http1.h"
 #include "linerate/msg.h"
 #include "linerate/otlp.h"
 #include "linerate/ring.h"
 #include "linerate/stats.h"
+#include "otlp_json.h"
 
 struct lr_dp_otlp_ctx {
     const struct lr_config *cfg;   /* borrowed */
@@ -25,7 +28,10 @@ struct lr_dp_otlp_ctx {
     struct lr_otlp_view view; /* arrays owned, grown when a request does not fit */
     struct lr_msg **batch;    /* records of the request being answered (owned until pushed) */
     size_t n_batch, batch_cap;
-    uint8_t resp[1024]; /* error-body scratch (the engine copies it) */
+    uint64_t rejected;          /* items of the current request that failed validation */
+    struct lr_dp_json_out json; /* JSON bodies transcoded to protobuf (reused) */
+    uint8_t resp[2048];         /* answer-body scratch (the engines copy it) */
+    uint8_t details[512];       /* grpc-status-details-bin scratch */
 };
 
 /* Initialises `x` (arrays allocated). Returns 0 or -ENOMEM. */
@@ -36,8 +42,13 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x);
 /* The handler triple for lr_http1_conn_new, with ctx = the lr_dp_otlp_ctx. */
 struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x);
 
-/* Encodes google.rpc.Status{code, message} into `out` (cap bytes; the message is cut to fit).
- * Returns the encoded length. */
-size_t lr_dp_rpc_status_encode(uint8_t *out, size_t cap, int code, const char *message);
+/* The handler pair for lr_h2_conn_new (OTLP/gRPC), with ctx = the lr_dp_otlp_ctx. */
+struct lr_h2_handler lr_dp_otlp_grpc_handler(struct lr_dp_otlp_ctx *x);
+
+/* Encodes google.rpc.Status{code, message} into `out` (cap bytes; the message is cut to fit at a
+ * UTF-8 boundary). When retry_delay_s > 0 a google.rpc.RetryInfo detail is added. Returns the
+ * encoded length. */
+size_t lr_dp_rpc_status_encode(uint8_t *out, size_t cap, int code, const char *message,
+                               uint32_t retry_delay_s);
 
 #endif

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "linerate/error.h"
+#include "linerate/h2.h"
 #include "linerate/http1.h"
 #include "linerate/workers.h"
 #include "otlp_http.h"
@@ -33,9 +34,21 @@
 #define TICK_MS 100
 #define OUT_HIGH_BYTES (4u << 20) /* stop reading a connection that does not read its answers */
 
+/* A connection speaks HTTP/1.1 or HTTP/2. On the OTLP/HTTP port the first bytes decide: the
+ * HTTP/2 client preface (RFC 9113 §3.4) means gRPC with prior knowledge, anything else HTTP/1.1.
+ * On the gRPC port it is HTTP/2 from the start. */
+enum proto { P_SNIFF, P_H1, P_H2 };
+
 struct conn {
     int fd;
-    struct lr_http1_conn *h;
+    enum proto proto;
+    struct lr_http1_conn *h; /* P_H1 */
+    struct lr_h2_conn *h2;   /* P_H2 */
+    uint8_t sniff[LR_H2_PREFACE_LEN];
+    size_t sniff_len;
+    uint64_t born_ns;
+    bool dead; /* sniffing failed or timed out: close */
+    bool shut; /* draining: GOAWAY sent (HTTP/2) */
     struct conn *prev, *next;
     bool want_out;  /* EPOLLOUT registered */
     bool paused_in; /* EPOLLIN removed while output is backed up */
@@ -44,13 +57,15 @@ struct conn {
 struct worker {
     uint32_t id;
     int cpu, numa_node;
-    int lfd, epfd, stopfd;
+    int lfd, gfd, epfd, stopfd; /* OTLP/HTTP listener, OTLP/gRPC listener */
     const struct lr_config *cfg;
     struct lr_dp_workers *all;
     pthread_t thread;
     bool started;
     struct lr_http1_limits limits;
     struct lr_http_handler handler;
+    struct lr_h2_limits h2_limits;
+    struct lr_h2_handler h2_handler;
     struct lr_dp_otlp_ctx otlp;
     struct lr_worker_stats stats;
     struct lr_dp_worker_info info;
@@ -170,11 +185,116 @@ fail:
 
 /* ---- connections ----------------------------------------------------------------------------- */
 
+/* ---- one connection, whichever protocol ----------------------------------------------------- */
+
+static struct lr_slice c_output(struct conn *c)
+{
+    if (c->proto == P_H1)
+        return lr_http1_conn_output(c->h);
+    if (c->proto == P_H2)
+        return lr_h2_conn_output(c->h2);
+    return lr_slice_make(NULL, 0);
+}
+
+static void c_consumed(struct conn *c, size_t n, uint64_t t)
+{
+    if (c->proto == P_H1)
+        lr_http1_conn_output_consumed(c->h, n);
+    else if (c->proto == P_H2)
+        lr_h2_conn_output_consumed(c->h2, n, t);
+}
+
+static bool c_closing(const struct conn *c)
+{
+    if (c->proto == P_H1)
+        return lr_http1_conn_closing(c->h);
+    if (c->proto == P_H2)
+        return lr_h2_conn_closing(c->h2);
+    return c->dead;
+}
+
+static bool c_idle(const struct conn *c)
+{
+    if (c->proto == P_H1)
+        return lr_http1_conn_idle(c->h);
+    if (c->proto == P_H2)
+        return lr_h2_conn_idle(c->h2);
+    return c->sniff_len == 0;
+}
+
+static int c_tick(struct conn *c, uint64_t t, uint64_t sniff_timeout_ns)
+{
+    if (c->proto == P_H1)
+        return lr_http1_conn_tick(c->h, t);
+    if (c->proto == P_H2)
+        return lr_h2_conn_tick(c->h2, t);
+    if (t - c->born_ns > sniff_timeout_ns)
+        c->dead = true;
+    return c->dead ? LR_E_TIMEOUT : 0;
+}
+
+static void c_eof(struct conn *c)
+{
+    if (c->proto == P_H1)
+        lr_http1_conn_eof(c->h);
+    else if (c->proto == P_H2)
+        lr_h2_conn_eof(c->h2);
+    else
+        c->dead = true;
+}
+
+static bool start_h2(struct worker *w, struct conn *c, uint64_t t)
+{
+    c->h2 = lr_h2_conn_new(&w->h2_limits, &w->h2_handler, t);
+    c->proto = P_H2;
+    if (!c->h2)
+        c->dead = true, c->proto = P_SNIFF;
+    return c->h2 != NULL;
+}
+
+/* Feeds received bytes; on the OTLP/HTTP port the first bytes pick the protocol. */
+static void c_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n, uint64_t t)
+{
+    if (c->proto == P_SNIFF) {
+        size_t i = 0;
+        while (i < n && c->sniff_len < LR_H2_PREFACE_LEN &&
+               p[i] == (uint8_t)LR_H2_PREFACE[c->sniff_len])
+            c->sniff[c->sniff_len++] = p[i++];
+        if (c->sniff_len < LR_H2_PREFACE_LEN && i == n)
+            return; /* a prefix of the preface so far: wait for more */
+        bool h2 = c->sniff_len == LR_H2_PREFACE_LEN;
+        if (h2) {
+            if (!start_h2(w, c, t))
+                return;
+        } else {
+            c->h = lr_http1_conn_new(&w->limits, &w->handler, t);
+            if (!c->h) {
+                c->dead = true;
+                return;
+            }
+            c->proto = P_H1;
+        }
+        /* Replay what was held back, then the rest of this read. */
+        if (c->sniff_len)
+            c_feed(w, c, c->sniff, c->sniff_len, t);
+        c->sniff_len = 0;
+        p += i;
+        n -= i;
+        if (n == 0)
+            return;
+    }
+    if (c->proto == P_H1)
+        lr_http1_conn_feed(c->h, p, n, t);
+    else if (c->proto == P_H2)
+        lr_h2_conn_feed(c->h2, p, n, t);
+}
+
 static void conn_close(struct worker *w, struct conn *c)
 {
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     lr_http1_conn_free(c->h);
+    lr_h2_conn_free(c->h2);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -201,7 +321,7 @@ static void conn_update_events(struct worker *w, struct conn *c, bool want_out, 
 static bool conn_flush(struct worker *w, struct conn *c)
 {
     for (;;) {
-        struct lr_slice out = lr_http1_conn_output(c->h);
+        struct lr_slice out = c_output(c);
         if (out.len == 0)
             break;
         ssize_t k = send(c->fd, out.p, out.len, MSG_NOSIGNAL);
@@ -214,10 +334,10 @@ static bool conn_flush(struct worker *w, struct conn *c)
             return false;
         }
         lr_stat_add(&w->stats.bytes_out, (uint64_t)k);
-        lr_http1_conn_output_consumed(c->h, (size_t)k);
+        c_consumed(c, (size_t)k, now_ns());
     }
-    size_t left = lr_http1_conn_output(c->h).len;
-    if (left == 0 && lr_http1_conn_closing(c->h)) {
+    size_t left = c_output(c).len;
+    if (left == 0 && c_closing(c)) {
         conn_close(w, c);
         return false;
     }
@@ -239,27 +359,25 @@ static void conn_readable(struct worker *w, struct conn *c)
             return;
         }
         if (k == 0) {
-            lr_http1_conn_eof(c->h);
-            if (lr_http1_conn_output(c->h).len == 0) {
+            c_eof(c);
+            if (c_output(c).len == 0) {
                 conn_close(w, c);
                 return;
             }
             break;
         }
         lr_stat_add(&w->stats.bytes_in, (uint64_t)k);
-        ssize_t r = lr_http1_conn_feed(c->h, w->rx, (size_t)k, now_ns());
-        if (r < 0 || lr_http1_conn_closing(c->h))
-            break;
-        if ((size_t)k < RX_BUF_BYTES)
+        c_feed(w, c, w->rx, (size_t)k, now_ns());
+        if (c_closing(c) || (size_t)k < RX_BUF_BYTES)
             break;
     }
     conn_flush(w, c);
 }
 
-static void accept_all(struct worker *w)
+static void accept_all(struct worker *w, int lfd, bool grpc_port)
 {
     for (;;) {
-        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return; /* EAGAIN, or EMFILE and friends: try again on the next wakeup */
         int one = 1;
@@ -270,10 +388,13 @@ static void accept_all(struct worker *w)
             continue;
         }
         c->fd = fd;
-        c->h = lr_http1_conn_new(&w->limits, &w->handler, now_ns());
+        c->born_ns = now_ns();
+        /* The server speaks first in HTTP/2 (its SETTINGS): on the gRPC port start at once. */
+        if (grpc_port)
+            start_h2(w, c, c->born_ns);
         struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = c };
-        if (!c->h || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-            lr_http1_conn_free(c->h);
+        if (c->dead || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            lr_h2_conn_free(c->h2);
             free(c);
             close(fd);
             continue;
@@ -284,6 +405,8 @@ static void accept_all(struct worker *w)
         w->conns = c;
         lr_stat_add(&w->stats.conns_accepted, 1);
         lr_stat_add(&w->stats.conns_open, 1);
+        if (grpc_port)
+            conn_flush(w, c);
     }
 }
 
@@ -292,7 +415,7 @@ static void tick_all(struct worker *w, uint64_t t)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
-        if (lr_http1_conn_tick(c->h, t) < 0 || lr_http1_conn_closing(c->h))
+        if (c_tick(c, t, w->limits.header_timeout_ns) < 0 || c_closing(c) || c_output(c).len)
             conn_flush(w, c);
     }
 }
@@ -343,7 +466,9 @@ static void *worker_main(void *arg)
         for (int i = 0; i < n; i++) {
             void *p = evs[i].data.ptr;
             if (p == &w->lfd) {
-                accept_all(w);
+                accept_all(w, w->lfd, false);
+            } else if (p == &w->gfd) {
+                accept_all(w, w->gfd, true);
             } else if (p == &w->stopfd) {
                 uint64_t v;
                 if (read(w->stopfd, &v, sizeof(v)) < 0) {
@@ -363,8 +488,10 @@ static void *worker_main(void *arg)
              * in flight finish it; idle ones are closed at once. */
             draining = true;
             epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lfd, NULL);
+            epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->gfd, NULL);
             close(w->lfd);
-            w->lfd = -1;
+            close(w->gfd);
+            w->lfd = w->gfd = -1;
             drain_deadline = t + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;
         }
         if (t >= next_tick || draining) {
@@ -376,8 +503,15 @@ static void *worker_main(void *arg)
             for (; c; c = next) {
                 next = c->next;
                 /* Idle (no request in progress, nothing left to send): close. A request in
-                 * progress is finished (answered) and closed after its response. */
-                if (lr_http1_conn_output(c->h).len == 0 && lr_http1_conn_idle(c->h))
+                 * progress is finished (answered) and closed after its response. HTTP/2 clients
+                 * get GOAWAY first so they open no new streams. */
+                if (c->proto == P_H2 && !c->shut) {
+                    c->shut = true;
+                    lr_h2_conn_shutdown(c->h2);
+                    if (!conn_flush(w, c))
+                        continue;
+                }
+                if (c_output(c).len == 0 && c_idle(c))
                     conn_close(w, c);
             }
             if (!w->conns || t >= drain_deadline)
@@ -397,6 +531,8 @@ static void worker_free(struct worker *w)
         return;
     if (w->lfd >= 0)
         close(w->lfd);
+    if (w->gfd >= 0)
+        close(w->gfd);
     if (w->epfd >= 0)
         close(w->epfd);
     if (w->stopfd >= 0)
@@ -449,7 +585,7 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
         w->numa_node = numa ? numa_node_of_cpu(cpus[i]) : 0;
         if (w->numa_node < 0)
             w->numa_node = 0;
-        w->lfd = w->epfd = w->stopfd = -1;
+        w->lfd = w->gfd = w->epfd = w->stopfd = -1;
         w->cfg = cfg;
         w->all = ws;
         w->limits = (struct lr_http1_limits){
@@ -467,11 +603,27 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
             goto fail;
         }
         w->handler = lr_dp_otlp_handler(&w->otlp);
+        lr_h2_limits_default(&w->h2_limits);
+        w->h2_limits.max_concurrent_streams = cfg->grpc.max_concurrent_streams;
+        w->h2_limits.max_header_list_bytes = cfg->grpc.max_header_list_bytes;
+        w->h2_limits.hpack_table_bytes = cfg->grpc.hpack_table_bytes;
+        w->h2_limits.stream_window_bytes = cfg->grpc.stream_window_bytes;
+        w->h2_limits.connection_window_bytes = cfg->grpc.connection_window_bytes;
+        w->h2_limits.max_message_bytes = (size_t)cfg->grpc.max_recv_msg_size_mib << 20;
+        w->h2_limits.max_resets_per_s = cfg->grpc.max_resets_per_s;
+        w->h2_limits.max_control_frames_per_s = cfg->grpc.max_control_frames_per_s;
+        w->h2_limits.header_timeout_ns = (uint64_t)cfg->grpc.header_timeout_ms * 1000000ull;
+        w->h2_limits.idle_timeout_ns = (uint64_t)cfg->grpc.idle_timeout_ms * 1000000ull;
+        w->h2_limits.send_timeout_ns = (uint64_t)cfg->grpc.send_timeout_ms * 1000000ull;
+        w->h2_handler = lr_dp_otlp_grpc_handler(&w->otlp);
         w->info.cpu = w->cpu;
         w->info.numa_node = w->numa_node;
         w->info.stats = &w->stats;
         w->lfd = listen_on(cfg->http.host, cfg->http.port, true, errstr, errlen);
         if (w->lfd < 0)
+            goto fail;
+        w->gfd = listen_on(cfg->grpc.host, cfg->grpc.port, true, errstr, errlen);
+        if (w->gfd < 0)
             goto fail;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -480,8 +632,10 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
             goto fail;
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->lfd };
+        struct epoll_event evg = { .events = EPOLLIN, .data.ptr = &w->gfd };
         struct epoll_event evs = { .events = EPOLLIN, .data.ptr = &w->stopfd };
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) != 0 ||
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->gfd, &evg) != 0 ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &evs) != 0) {
             snprintf(errstr, errlen, "epoll_ctl: %s", strerror(errno));
             goto fail;

@@ -40,15 +40,17 @@ free_port() {
     done
 }
 
-# start_linerate [extra flags...]: sets HTTP_PORT, ADMIN_PORT, KAFKA, LR_PID.
+# start_linerate [extra flags...]: sets HTTP_PORT, GRPC_PORT, ADMIN_PORT, KAFKA, LR_PID.
 start_linerate() {
     local tries=0
     while :; do
         HTTP_PORT=$(free_port)
         ADMIN_PORT=$(free_port)
+        GRPC_PORT=$(free_port)
         mkdir -p "$WORK/run"
         rm -f "$WORK/run/kafka.addr"
         "$LINERATE" --endpoint 127.0.0.1:$HTTP_PORT --admin 127.0.0.1:$ADMIN_PORT \
+            --grpc-endpoint 127.0.0.1:$GRPC_PORT \
             --run-dir "$WORK/run" --set service.status_interval_ms=1000 "$@" \
             >"$WORK/linerate.out" 2>&1 &
         LR_PID=$!
