@@ -27,18 +27,18 @@
 #define LR_H2_PREFACE_LEN 24
 
 struct lr_h2_limits {
-    uint32_t max_concurrent_streams;  /* SETTINGS_MAX_CONCURRENT_STREAMS (default 100) */
-    uint32_t max_header_list_bytes;   /* SETTINGS_MAX_HEADER_LIST_SIZE (default 16 KiB) */
-    uint32_t hpack_table_bytes;       /* SETTINGS_HEADER_TABLE_SIZE (default 4096) */
-    uint32_t stream_window_bytes;     /* SETTINGS_INITIAL_WINDOW_SIZE (default 1 MiB) */
-    uint32_t connection_window_bytes; /* connection receive window (default 16 MiB) */
-    size_t max_message_bytes;         /* gRPC message after decompression (default 4 MiB) */
-    uint32_t max_resets_per_s;        /* RST_STREAM from the peer per second before GOAWAY */
+    uint32_t max_concurrent_streams;   /* SETTINGS_MAX_CONCURRENT_STREAMS (default 100) */
+    uint32_t max_header_list_bytes;    /* SETTINGS_MAX_HEADER_LIST_SIZE (default 16 KiB) */
+    uint32_t hpack_table_bytes;        /* SETTINGS_HEADER_TABLE_SIZE (default 4096) */
+    uint32_t stream_window_bytes;      /* SETTINGS_INITIAL_WINDOW_SIZE (default 1 MiB) */
+    uint32_t connection_window_bytes;  /* connection receive window (default 16 MiB) */
+    size_t max_message_bytes;          /* gRPC message after decompression (default 4 MiB) */
+    uint32_t max_resets_per_s;         /* RST_STREAM from the peer per second before GOAWAY */
     uint32_t max_control_frames_per_s; /* SETTINGS/PING/empty DATA/... per second */
-    uint64_t header_timeout_ns;       /* preface + first complete request, and each request's
-                                         HEADERS..END_STREAM, must arrive within this */
-    uint64_t idle_timeout_ns;         /* no stream open and no bytes: close (GOAWAY) */
-    uint64_t send_timeout_ns;         /* output pending with no progress (zero window): close */
+    uint64_t header_timeout_ns;        /* preface + first complete request, and each request's
+                                          HEADERS..END_STREAM, must arrive within this */
+    uint64_t idle_timeout_ns;          /* no stream open and no bytes: close (GOAWAY) */
+    uint64_t send_timeout_ns;          /* output pending with no progress (zero window): close */
 };
 
 /* Fills `l` with the defaults above. */
@@ -48,7 +48,8 @@ void lr_h2_limits_default(struct lr_h2_limits *l);
  * connection; valid only during the callback. */
 struct lr_grpc_req {
     int32_t stream_id;
-    struct lr_slice path;         /* :path, e.g. "/opentelemetry.proto.collector.trace.v1.TraceService/Export" */
+    struct lr_slice
+        path; /* :path, e.g. "/opentelemetry.proto.collector.trace.v1.TraceService/Export" */
     struct lr_slice content_type; /* "application/grpc" or "application/grpc+proto" ... */
     struct lr_slice encoding;     /* grpc-encoding as sent ("" when absent or identity) */
     uint64_t timeout_ns;          /* grpc-timeout (0: none) */
@@ -57,9 +58,9 @@ struct lr_grpc_req {
 
 /* The handler's answer. Everything is borrowed until the handler returns (the engine copies). */
 struct lr_grpc_resp {
-    int grpc_status;              /* google.rpc.Code; 0 = OK */
-    const char *grpc_message;     /* NULL or UTF-8 text (the engine percent-encodes it) */
-    struct lr_slice message;      /* the response message; sent (framed) when grpc_status == 0 */
+    int grpc_status;                /* google.rpc.Code; 0 = OK */
+    const char *grpc_message;       /* NULL or UTF-8 text (the engine percent-encodes it) */
+    struct lr_slice message;        /* the response message; sent (framed) when grpc_status == 0 */
     struct lr_slice status_details; /* serialized google.rpc.Status for grpc-status-details-bin
                                        (the engine base64-encodes it); empty: header omitted */
 };
