@@ -652,6 +652,12 @@ static void end_stream(struct lr_h2_conn *c, struct stream *s)
         answer_lr(c, s, LR_E_INTERNAL, "grpc: compressed flag set with identity or empty encoding");
         return;
     }
+    /* grpc-timeout (gRPC over HTTP/2, "Timeout"): a call that arrives whole only after its
+     * deadline is answered DEADLINE_EXCEEDED; the client has given up on it already. */
+    if (s->timeout_ns && c->last_rx_ns - s->start_ns > s->timeout_ns) {
+        answer_lr(c, s, LR_E_TIMEOUT, "grpc: deadline exceeded before the request arrived whole");
+        return;
+    }
     struct lr_grpc_req q;
     fill_req(s, &q);
     if (m.compressed) {
@@ -1169,6 +1175,11 @@ int lr_h2_conn_tick(struct lr_h2_conn *c, uint64_t now_ns)
     }
     if (l->header_timeout_ns) {
         for (struct stream *s = c->head; s; s = s->next) {
+            if (!s->complete && !s->answered && s->timeout_ns &&
+                now_ns - s->start_ns > s->timeout_ns) {
+                answer_lr(c, s, LR_E_TIMEOUT, "grpc: deadline exceeded");
+                continue;
+            }
             if (!s->complete && !s->answered && now_ns - s->start_ns >= l->header_timeout_ns) {
                 /* Slow request: reset it (its DATA and budget are released on close). */
                 s->answered = true;

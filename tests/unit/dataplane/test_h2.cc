@@ -633,6 +633,23 @@ TEST(H2, MalformedTimeoutIsInternal)
     expect_trailers_only(p.resp[id], 13);
 }
 
+TEST(H2, GrpcTimeoutHonoured)
+{
+    Client p;
+    p.pump();
+    // A stream whose body has not arrived when its 100 ms grpc-timeout passes is answered
+    // DEADLINE_EXCEEDED (4) on the next tick, long before the header timeout.
+    int32_t id = p.send("", { { "grpc-timeout", "100m" } }, "POST", "application/grpc", false);
+    p.pump();
+    EXPECT_EQ(0, lr_h2_conn_tick(p.srv, p.now + 101 * kMs));
+    p.pump();
+    expect_trailers_only(p.resp[id], 4);
+    // Within its deadline a call is served normally.
+    int32_t ok = p.send(grpc_frame("a"), { { "grpc-timeout", "5S" } });
+    p.pump();
+    EXPECT_EQ("0", p.resp[ok].trailers["grpc-status"]);
+}
+
 TEST(H2, StatusMessageAndDetailsInTrailers)
 {
     Client p;
