@@ -739,6 +739,9 @@ static int keep(struct stream *s, struct span *sp, const uint8_t *v, size_t n)
     return 0;
 }
 
+/* A decoded header list this many times max_header_list_bytes ends the connection. */
+#define HPACK_BOMB_FACTOR 4
+
 #define NAME_IS(lit) (namelen == sizeof(lit) - 1 && memcmp(name, lit, sizeof(lit) - 1) == 0)
 
 static int on_header(nghttp2_session *sess, const nghttp2_frame *f, const uint8_t *name,
@@ -750,11 +753,20 @@ static int on_header(nghttp2_session *sess, const nghttp2_frame *f, const uint8_
     if (f->hd.type != NGHTTP2_HEADERS)
         return 0;
     struct stream *s = nghttp2_session_get_stream_user_data(sess, f->hd.stream_id);
-    if (!s || s->hdr_over)
+    if (!s)
         return 0;
     /* RFC 9113 §6.5.2: name + value + 32 per field. nghttp2 decodes the block field by field
-     * and does not enforce SETTINGS_MAX_HEADER_LIST_SIZE itself. */
+     * and does not enforce SETTINGS_MAX_HEADER_LIST_SIZE itself. A list somewhat over the limit
+     * is refused on its stream; one that decodes to many times the limit is an HPACK bomb
+     * (dynamic-table references multiplying a few wire bytes): the connection goes, before
+     * nghttp2 spends more time decoding it. */
     s->hdr_list_bytes += namelen + valuelen + 32;
+    if (s->hdr_list_bytes > HPACK_BOMB_FACTOR * (uint64_t)c->lim.max_header_list_bytes) {
+        terminate(c, LR_E_HEADERS, NGHTTP2_ENHANCE_YOUR_CALM);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;
+    }
+    if (s->hdr_over)
+        return 0;
     if (s->hdr_list_bytes > c->lim.max_header_list_bytes) {
         s->hdr_over = true;
         return 0;

@@ -895,9 +895,11 @@ TEST(H2Defence, HpackBomb)
         EXPECT_LT(after - before, 1u << 20);
     }
     EXPECT_EQ(0u, r.h.requests.size());
-    // Refused (Trailers-Only with the header-limit status); the connection goes on.
-    EXPECT_EQ(1u, lr_h2_conn_requests(r.srv));
-    EXPECT_FALSE(lr_h2_conn_closing(r.srv));
+    // Decoding to thousands of times its wire size is a bomb: GOAWAY(ENHANCE_YOUR_CALM) and the
+    // connection closes.
+    EXPECT_EQ(LR_E_HEADERS, r.last);
+    EXPECT_TRUE(lr_h2_conn_closing(r.srv));
+    EXPECT_EQ(NGHTTP2_ENHANCE_YOUR_CALM, goaway_code(r.out));
 }
 
 TEST(H2Defence, HpackBombThroughClient)
