@@ -1011,7 +1011,8 @@ static int walk_resource_entry(struct walk *w, enum lr_signal sig, const struct 
 int lr_dp_otlp_walk(enum lr_signal sig, const uint8_t *body, size_t len, struct lr_otlp_view *v)
 {
     struct walk w = { body, v, true };
-    const uint8_t *p = body, *end = body + len;
+    /* NULL + 0 is undefined in C: an empty body may come as NULL. */
+    const uint8_t *p = body, *end = body ? body + len : body;
     struct fld f;
     int rc;
 
