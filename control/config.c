@@ -110,6 +110,14 @@ static const struct row http_rows[] = {
       .max = 3600000,
       .def = "30000",
       .doc = "Time allowed to receive a complete request body." },
+    { .key = "receivers.otlp.protocols.http.overload_status",
+      .type = T_UINT,
+      FIELD(http.overload_status),
+      .min = 429,
+      .max = 503,
+      .def = "503",
+      .doc = "HTTP status when the output queue is full: `503` or `429` (both retryable in OTLP; "
+             "either comes with `Retry-After`)." },
 };
 
 static const struct row grpc_rows[] = {
@@ -1167,6 +1175,12 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
                 "workers.cores: cpu %ld does not exist (this machine has cpus "
                 "0-%ld)",
                 max_cpu, ncpu - 1);
+        return -1;
+    }
+    if (c->http.overload_status != 429 && c->http.overload_status != 503) {
+        set_err(errstr, errlen,
+                "receivers.otlp.protocols.http.overload_status: %u is neither 429 nor 503",
+                (unsigned)c->http.overload_status);
         return -1;
     }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */

@@ -357,6 +357,8 @@ static void answer_error(struct lr_dp_otlp_ctx *x, const struct lr_http_req *req
 {
     const struct lr_err_map *m = lr_err_lookup(err);
     resp->status = m->http_status;
+    if (err == LR_E_OVERLOADED)
+        resp->status = (int)x->cfg->http.overload_status; /* 503 or 429, both retryable */
     resp->extra_headers = NULL;
     if (err == LR_E_METHOD)
         resp->extra_headers = "Allow: POST\r\n";

@@ -30,6 +30,7 @@ struct lr_config {
         uint32_t header_timeout_ms; /* receivers.otlp.protocols.http.header_timeout_ms (10000) */
         uint32_t idle_timeout_ms;   /* receivers.otlp.protocols.http.idle_timeout_ms (60000) */
         uint32_t body_timeout_ms;   /* receivers.otlp.protocols.http.body_timeout_ms (30000) */
+        uint32_t overload_status;   /* ... overload_status: 503 or 429 (503) */
     } http;
     struct {
         char host[LR_CFG_HOST_MAX];        /* receivers.otlp.protocols.grpc.endpoint host */

@@ -1,7 +1,7 @@
 #!/bin/bash
 # Retry semantics with the official JS exporter: while Kafka is down and linerate's queue is full
-# the exporter is answered 503 + Retry-After (retryable per OTLP/HTTP); it retries, and once the
-# broker is back its data arrives in Kafka exactly once.
+# the exporter is answered 429 + Retry-After (overload_status=429; retryable per OTLP/HTTP, as the
+# default 503 is); it retries, and once the broker is back its data arrives in Kafka exactly once.
 source "$(dirname "$0")/lib.sh"
 
 mkfifo "$WORK/mb.in"
@@ -15,6 +15,7 @@ echo "mock broker at $BROKER"
 echo down >&5
 
 start_linerate --cores 0 --brokers "$BROKER" --set workers.queue_size=64 \
+    --set receivers.otlp.protocols.http.overload_status=429 \
     --set exporters.kafka.producer.queue.buffering.max.messages=1 \
     --set exporters.kafka.producer.reconnect.backoff.max.ms=500 \
     --set exporters.kafka.producer.message.timeout.ms=60000
@@ -23,7 +24,13 @@ start_linerate --cores 0 --brokers "$BROKER" --set workers.queue_size=64 \
 refused=0
 for i in $(seq 1 100); do
     code=$(post /v1/metrics application/x-protobuf "$FIX/metrics.http-protobuf.body")
-    [ "$code" = 503 ] && { refused=1; break; }
+    if [ "$code" = 429 ]; then
+        grep -qi '^Retry-After: 1' <(curl -s -D - -o /dev/null -H 'Content-Type: application/x-protobuf' \
+            --data-binary "@$FIX/metrics.http-protobuf.body" "http://127.0.0.1:$HTTP_PORT/v1/metrics") ||
+            fail "429 without Retry-After"
+        refused=1
+        break
+    fi
     expect_eq "$code" 200 "filling the queue"
 done
 [ $refused = 1 ] || fail "the queue never filled"
@@ -42,7 +49,7 @@ wait $SEND || rc=$?
 cat "$WORK/send.log"
 expect_eq "$rc" 0 "the exporter's export after retries"
 [ "$during" -gt "$before" ] || fail "the exporter was never refused (overloaded $before -> $during)"
-echo "exporter refused $((during - before)) time(s) with 503 + Retry-After, then accepted"
+echo "exporter refused $((during - before)) time(s) with 429 + Retry-After, then accepted"
 
 "$TOOLS/kafka_verify" -b "$BROKER" -t otlp_spans --signal traces --expect-records 3 \
     --timeout-ms 10000 --out "$WORK/got.json" >/dev/null || fail "kafka_verify traces"

@@ -74,6 +74,20 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.http.header_timeout_ms, b.http.header_timeout_ms);
     EXPECT_EQ(a.http.idle_timeout_ms, b.http.idle_timeout_ms);
     EXPECT_EQ(a.http.body_timeout_ms, b.http.body_timeout_ms);
+    EXPECT_EQ(a.http.overload_status, b.http.overload_status);
+    EXPECT_STREQ(a.grpc.host, b.grpc.host);
+    EXPECT_EQ(a.grpc.port, b.grpc.port);
+    EXPECT_EQ(a.grpc.max_recv_msg_size_mib, b.grpc.max_recv_msg_size_mib);
+    EXPECT_EQ(a.grpc.max_concurrent_streams, b.grpc.max_concurrent_streams);
+    EXPECT_EQ(a.grpc.max_header_list_bytes, b.grpc.max_header_list_bytes);
+    EXPECT_EQ(a.grpc.hpack_table_bytes, b.grpc.hpack_table_bytes);
+    EXPECT_EQ(a.grpc.stream_window_bytes, b.grpc.stream_window_bytes);
+    EXPECT_EQ(a.grpc.connection_window_bytes, b.grpc.connection_window_bytes);
+    EXPECT_EQ(a.grpc.max_resets_per_s, b.grpc.max_resets_per_s);
+    EXPECT_EQ(a.grpc.max_control_frames_per_s, b.grpc.max_control_frames_per_s);
+    EXPECT_EQ(a.grpc.header_timeout_ms, b.grpc.header_timeout_ms);
+    EXPECT_EQ(a.grpc.idle_timeout_ms, b.grpc.idle_timeout_ms);
+    EXPECT_EQ(a.grpc.send_timeout_ms, b.grpc.send_timeout_ms);
     EXPECT_STREQ(a.workers.cores, b.workers.cores);
     EXPECT_EQ(a.workers.queue_size, b.workers.queue_size);
     EXPECT_STREQ(a.kafka.brokers, b.kafka.brokers);
@@ -156,7 +170,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 33);
+    EXPECT_EQ(rows, 34);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -419,7 +433,7 @@ std::vector<ErrCase> yaml_errors()
                   "        max_headers_x: 1\n",
           "t.yaml:7: receivers.otlp.protocols.http.max_headers_x: unknown key (known: endpoint, "
           "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-          "idle_timeout_ms, body_timeout_ms)" },
+          "idle_timeout_ms, body_timeout_ms, overload_status)" },
         { kHttp + "        endpoint: 127.0.0.1:4318\n\n        max_headers: 5000\n",
           "t.yaml:7: receivers.otlp.protocols.http.max_headers: 5000 is out of range 1..1000" },
         { "receivers:\n  otlp:\n    protocols:\n      htp: {}\n",
@@ -722,7 +736,7 @@ TEST(ConfigErrors, EverySetErrorHasItsMessage)
         { "receivers.otlp.protocols.http.endpoints", "x",
           "receivers.otlp.protocols.http.endpoints: unknown key (known: endpoint, "
           "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-          "idle_timeout_ms, body_timeout_ms)" },
+          "idle_timeout_ms, body_timeout_ms, overload_status)" },
         { "nope", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
         { "nope.deeper", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
         { "", "1", "(empty key): unknown key" },
@@ -789,6 +803,20 @@ TEST(ConfigFinalize, CrossFieldChecks)
         Cfg c; // a struct written directly is checked again
         strcpy(c.c.workers.cores, "0-");
         EXPECT_EQ(finalize(&c.c), "workers.cores: '0-' is not \"all\" or a cpu list such as 0-3,6");
+    }
+    {
+        Cfg c; // the gRPC port collides too
+        ASSERT_EQ(set(&c.c, "receivers.otlp.protocols.grpc.endpoint", "127.0.0.1:4318"), "");
+        EXPECT_EQ(finalize(&c.c), "receivers.otlp.protocols.http.endpoint: port 4318 is already "
+                                  "taken by receivers.otlp.protocols.grpc.endpoint");
+    }
+    {
+        Cfg c; // only the two retryable statuses
+        ASSERT_EQ(set(&c.c, "receivers.otlp.protocols.http.overload_status", "429"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "receivers.otlp.protocols.http.overload_status", "500"), "");
+        EXPECT_EQ(finalize(&c.c),
+                  "receivers.otlp.protocols.http.overload_status: 500 is neither 429 nor 503");
     }
     {
         Cfg c; // same port, different hosts: two sockets
