@@ -33,6 +33,15 @@ expect_eq "$(metric 'otelcol_receiver_refused_spans{receiver="otlp",transport="h
     "refused spans"
 [ "$(metric 'otelcol_exporter_queue_size{exporter="kafka"}')" -ge 64 ] || fail "queue size gauge"
 expect_eq "$(metric 'linerate_kafka_connected')" 0 "kafka connected gauge"
+
+# OTLP/gRPC while full: UNAVAILABLE (retryable) with the reason; the official exporter retries
+# until its timeout and reports it.
+rc=0
+node "$CLIENTS/send.js" --url "http://127.0.0.1:$GRPC_PORT" --protocol grpc --signal traces \
+    --count 3 --timeout-ms 3000 --out "$WORK/grpc.json" >"$WORK/grpc.log" 2>&1 || rc=$?
+grep -m1 "UNAVAILABLE" "$WORK/grpc.log" || fail "gRPC export while full: $(tail -3 "$WORK/grpc.log")"
+[ $rc -ne 0 ] || fail "gRPC export succeeded while the queue was full"
+grep -q "output queue full" "$WORK/grpc.log" || fail "UNAVAILABLE without the reason"
 stop_linerate
 grep "linerate: stopped" "$WORK/linerate.out"
 echo "ok"
