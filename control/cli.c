@@ -3,6 +3,7 @@
  * Two passes over argv with getopt_long: the first applies --config (wherever it stands) and
  * answers --help, --version and --print-config-doc; the second applies the other flags in order,
  * so that a flag always overrides the file. getopt keeps global state: main thread only. */
+#include "errf.h"
 #include "linerate/config.h"
 
 #include <getopt.h>
@@ -83,19 +84,6 @@ static const char usage[] =
     "\n"
     "Keys and defaults: docs/CONFIG.md, or --print-config-doc.\n";
 
-static void cli_err(char *errstr, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void cli_err(char *errstr, size_t errlen, const char *fmt, ...)
-{
-    if (!errstr || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(errstr, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Rewrites "KEY: REASON" from lr_cp_config_set as "FLAG: REASON". */
 static void reprefix(char *errstr, size_t errlen, const char *flag, const char *key)
 {
@@ -115,9 +103,9 @@ static int bad_option(int ch, char **argv, char *errstr, size_t errlen)
 {
     const char *arg = argv[optind - 1];
     if (ch == ':')
-        cli_err(errstr, errlen, "%s: missing value", arg);
+        lr_cp_errf(errstr, errlen, "%s: missing value", arg);
     else
-        cli_err(errstr, errlen, "unknown option '%s' (see --help)", arg);
+        lr_cp_errf(errstr, errlen, "unknown option '%s' (see --help)", arg);
     return -1;
 }
 
@@ -126,11 +114,11 @@ static int apply_set(struct lr_config *c, const char *arg, char *errstr, size_t 
     char key[512];
     const char *eq = strchr(arg, '=');
     if (!eq || eq == arg) {
-        cli_err(errstr, errlen, "--set: '%s' is not KEY=VALUE", arg);
+        lr_cp_errf(errstr, errlen, "--set: '%s' is not KEY=VALUE", arg);
         return -1;
     }
     if ((size_t)(eq - arg) >= sizeof(key)) {
-        cli_err(errstr, errlen, "--set: the key is longer than %zu characters", sizeof(key) - 1);
+        lr_cp_errf(errstr, errlen, "--set: the key is longer than %zu characters", sizeof(key) - 1);
         return -1;
     }
     memcpy(key, arg, (size_t)(eq - arg));
@@ -138,7 +126,7 @@ static int apply_set(struct lr_config *c, const char *arg, char *errstr, size_t 
     if (lr_cp_config_set(c, key, eq + 1, errstr, errlen) < 0) {
         char tmp[1024];
         snprintf(tmp, sizeof(tmp), "--set: %s", errstr ? errstr : "");
-        cli_err(errstr, errlen, "%s", tmp);
+        lr_cp_errf(errstr, errlen, "%s", tmp);
         return -1;
     }
     return 0;
@@ -178,7 +166,7 @@ int lr_cp_cli_parse(struct lr_config *c, int argc, char **argv, char *errstr, si
         }
     }
     if (optind < argc) {
-        cli_err(errstr, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
+        lr_cp_errf(errstr, errlen, "unexpected argument '%s' (see --help)", argv[optind]);
         return -1;
     }
 

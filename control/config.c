@@ -8,6 +8,7 @@
  * The YAML shape follows the OpenTelemetry Collector where it maps (receivers.otlp.protocols.http,
  * exporters.kafka.traces.topic), so that a Collector user finds the keys where they expect them. */
 #include "linerate/config.h"
+#include "errf.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -821,9 +822,7 @@ void lr_cp_config_free(struct lr_config *c)
     c->kafka.n_producer = 0;
 }
 
-static void set_err(char *errstr, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *errstr, size_t errlen, const char *fmt, ...)
+void lr_cp_errf(char *errstr, size_t errlen, const char *fmt, ...)
 {
     if (!errstr || errlen == 0)
         return;
@@ -843,31 +842,31 @@ int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, ch
     const struct row *r = row_find(key);
     if (r && r->type != T_PROPS) {
         if (apply_text(c, r, value, why, sizeof(why)) < 0) {
-            set_err(errstr, errlen, "%s: %s", key, why);
+            lr_cp_errf(errstr, errlen, "%s: %s", key, why);
             return -1;
         }
         return 0;
     }
     if (strcmp(key, PRODUCER_KEY) == 0 || strcmp(key, PRODUCER_PREFIX) == 0) {
-        set_err(errstr, errlen, "%s: name a property, as in %slinger.ms", PRODUCER_KEY,
-                PRODUCER_PREFIX);
+        lr_cp_errf(errstr, errlen, "%s: name a property, as in %slinger.ms", PRODUCER_KEY,
+                   PRODUCER_PREFIX);
         return -1;
     }
     if (strncmp(key, PRODUCER_PREFIX, strlen(PRODUCER_PREFIX)) == 0) {
         if (producer_put(c, key + strlen(PRODUCER_PREFIX), value, why, sizeof(why)) < 0) {
-            set_err(errstr, errlen, "%s: %s", key, why);
+            lr_cp_errf(errstr, errlen, "%s: %s", key, why);
             return -1;
         }
         return 0;
     }
     if (is_inner(key) && key[0] != '\0') {
         known_children(key, known, sizeof(known));
-        set_err(errstr, errlen, "%s: a section, not a single value (keys: %s)", key, known);
+        lr_cp_errf(errstr, errlen, "%s: a section, not a single value (keys: %s)", key, known);
         return -1;
     }
     /* Name the first component that does not exist, and what exists beside it. */
     if (key[0] == '\0') {
-        set_err(errstr, errlen, "(empty key): unknown key");
+        lr_cp_errf(errstr, errlen, "(empty key): unknown key");
         return -1;
     }
     snprintf(path, sizeof(path), "%s", key);
@@ -876,7 +875,7 @@ int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, ch
         char saved = path[next];
         path[next] = '\0';
         if (saved != '\0' && row_find(path)) {
-            set_err(errstr, errlen, "%s: unknown key (%s takes a single value)", key, path);
+            lr_cp_errf(errstr, errlen, "%s: unknown key (%s takes a single value)", key, path);
             return -1;
         }
         if (saved == '\0' || !is_inner(path)) {
@@ -885,7 +884,7 @@ int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, ch
             known_children(n > 0 ? path : "", known, sizeof(known));
             if (n > 0)
                 path[n - 1] = '.';
-            set_err(errstr, errlen, "%s: unknown key (known: %s)", path, known);
+            lr_cp_errf(errstr, errlen, "%s: unknown key (known: %s)", path, known);
             return -1;
         }
         path[next] = saved;
@@ -944,7 +943,7 @@ static int load_fail(struct load *L, const yaml_node_t *n, const char *key, cons
     va_start(ap, fmt);
     vsnprintf(why, sizeof(why), fmt, ap);
     va_end(ap);
-    set_err(L->errstr, L->errlen, "%s:%zu: %s: %s", L->name, line_of(n), key, why);
+    lr_cp_errf(L->errstr, L->errlen, "%s:%zu: %s: %s", L->name, line_of(n), key, why);
     return -1;
 }
 
@@ -1075,27 +1074,27 @@ int lr_cp_config_load_string(struct lr_config *c, const char *yaml, size_t len, 
     yaml_document_t doc, extra;
     int rc = -1;
     if (!yaml_parser_initialize(&parser)) {
-        set_err(errstr, errlen, "%s: out of memory", name);
+        lr_cp_errf(errstr, errlen, "%s: out of memory", name);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)yaml, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name, parser.problem_mark.line + 1,
-                parser.problem ? parser.problem : "unknown");
+        lr_cp_errf(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
+                   parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
         goto out_parser;
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (root) {
         /* A second document would be silently ignored: refuse it. */
         if (!yaml_parser_load(&parser, &extra)) {
-            set_err(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
-                    parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
+            lr_cp_errf(errstr, errlen, "%s:%zu: YAML syntax error: %s", name,
+                       parser.problem_mark.line + 1, parser.problem ? parser.problem : "unknown");
             goto out_doc;
         }
         yaml_node_t *second = yaml_document_get_root_node(&extra);
         if (second) {
-            set_err(errstr, errlen, "%s:%zu: (document): only one YAML document is allowed", name,
-                    line_of(second));
+            lr_cp_errf(errstr, errlen, "%s:%zu: (document): only one YAML document is allowed",
+                       name, line_of(second));
             yaml_document_delete(&extra);
             goto out_doc;
         }
@@ -1119,19 +1118,20 @@ int lr_cp_config_load_file(struct lr_config *c, const char *path, char *errstr, 
     size_t len = 0, cap = 0;
     int rc = -1;
     if (!f) {
-        set_err(errstr, errlen, "%s: cannot open: %s", path, strerror(errno));
+        lr_cp_errf(errstr, errlen, "%s: cannot open: %s", path, strerror(errno));
         return -1;
     }
     for (;;) {
         if (len == cap) {
             /* A configuration file is small; past 16 MiB it is the wrong file. */
             if (cap >= 16 * MiB) {
-                set_err(errstr, errlen, "%s: larger than 16 MiB: not a configuration file", path);
+                lr_cp_errf(errstr, errlen, "%s: larger than 16 MiB: not a configuration file",
+                           path);
                 goto out;
             }
             char *nb = realloc(buf, cap ? cap * 2 : 4096);
             if (!nb) {
-                set_err(errstr, errlen, "%s: out of memory", path);
+                lr_cp_errf(errstr, errlen, "%s: out of memory", path);
                 goto out;
             }
             buf = nb;
@@ -1141,7 +1141,7 @@ int lr_cp_config_load_file(struct lr_config *c, const char *path, char *errstr, 
         len += n;
         if (n == 0) {
             if (ferror(f)) {
-                set_err(errstr, errlen, "%s: cannot read: %s", path, strerror(errno));
+                lr_cp_errf(errstr, errlen, "%s: cannot read: %s", path, strerror(errno));
                 goto out;
             }
             break;
@@ -1166,21 +1166,21 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     char why[512];
     long max_cpu;
     if (parse_cpus(c->workers.cores, &max_cpu, why, sizeof(why)) < 0) {
-        set_err(errstr, errlen, "workers.cores: %s", why);
+        lr_cp_errf(errstr, errlen, "workers.cores: %s", why);
         return -1;
     }
     long ncpu = sysconf(_SC_NPROCESSORS_CONF);
     if (ncpu > 0 && max_cpu >= ncpu) {
-        set_err(errstr, errlen,
-                "workers.cores: cpu %ld does not exist (this machine has cpus "
-                "0-%ld)",
-                max_cpu, ncpu - 1);
+        lr_cp_errf(errstr, errlen,
+                   "workers.cores: cpu %ld does not exist (this machine has cpus "
+                   "0-%ld)",
+                   max_cpu, ncpu - 1);
         return -1;
     }
     if (c->http.overload_status != 429 && c->http.overload_status != 503) {
-        set_err(errstr, errlen,
-                "receivers.otlp.protocols.http.overload_status: %u is neither 429 nor 503",
-                (unsigned)c->http.overload_status);
+        lr_cp_errf(errstr, errlen,
+                   "receivers.otlp.protocols.http.overload_status: %u is neither 429 nor 503",
+                   (unsigned)c->http.overload_status);
         return -1;
     }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
@@ -1197,8 +1197,8 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
             if (eps[i].port == eps[j].port &&
                 (strcmp(eps[i].host, eps[j].host) == 0 || wildcard_host(eps[i].host) ||
                  wildcard_host(eps[j].host))) {
-                set_err(errstr, errlen, "%s: port %u is already taken by %s", eps[i].key,
-                        (unsigned)eps[i].port, eps[j].key);
+                lr_cp_errf(errstr, errlen, "%s: port %u is already taken by %s", eps[i].key,
+                           (unsigned)eps[i].port, eps[j].key);
                 return -1;
             }
     /* librdkafka would take these over exporters.kafka.brokers, or the other way round: one
@@ -1206,8 +1206,8 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     for (size_t i = 0; i < c->kafka.n_producer; i++) {
         const char *k = c->kafka.producer[i].key;
         if (strcmp(k, "bootstrap.servers") == 0 || strcmp(k, "metadata.broker.list") == 0) {
-            set_err(errstr, errlen, "%s%s: set exporters.kafka.brokers instead", PRODUCER_PREFIX,
-                    k);
+            lr_cp_errf(errstr, errlen, "%s%s: set exporters.kafka.brokers instead", PRODUCER_PREFIX,
+                       k);
             return -1;
         }
     }
