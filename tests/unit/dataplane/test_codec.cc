@@ -2,6 +2,8 @@
 // prefix of every compressed vector, corrupt bytes, bombs (the output buffer never grows past the
 // limit + 1), the limit exactly at the size, and the names table.
 #include <gtest/gtest.h>
+
+#include "unit/fixtures.h"
 #include <lz4frame.h>
 #include <snappy-c.h>
 #include <zlib.h>
@@ -96,23 +98,9 @@ std::string lz4_enc(const std::string &s, LZ4F_blockSizeID_t bs, LZ4F_blockMode_
     return out;
 }
 
-std::string slurp(const std::string &path)
-{
-    std::ifstream f(path, std::ios::binary);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    return ss.str();
-}
-
 std::string fixture(const char *name)
 {
-    for (const char *d :
-         { "tests/fixtures/otlp-js-0.223", "/work/shared/fixtures/otlp-js-0.223" }) {
-        std::string s = slurp(std::string(d) + "/" + name);
-        if (!s.empty())
-            return s;
-    }
-    return "";
+    return lr_fixture(name);
 }
 
 std::string random_bytes(size_t n, uint32_t seed)

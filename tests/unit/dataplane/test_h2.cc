@@ -4,6 +4,8 @@
 // frames (rapid reset, CONTINUATION flood, HPACK bomb, SETTINGS/PING/empty DATA floods, header,
 // idle and send timeouts), and the captured calls of the OpenTelemetry JS gRPC exporters.
 #include <gtest/gtest.h>
+
+#include "unit/fixtures.h"
 #include <nghttp2/nghttp2.h>
 
 #include <cstdio>
@@ -1130,13 +1132,7 @@ std::string slurp(const std::string &path)
 
 std::string fixture_dir()
 {
-    for (const char *d : { "tests/fixtures/otlp-js-0.223/", "../tests/fixtures/otlp-js-0.223/",
-                           "../../tests/fixtures/otlp-js-0.223/" }) {
-        std::ifstream f(std::string(d) + "README.md");
-        if (f.good())
-            return d;
-    }
-    return "tests/fixtures/otlp-js-0.223/";
+    return lr_fixture_dir() + "/";
 }
 
 TEST(H2, OtlpJsFixtures)

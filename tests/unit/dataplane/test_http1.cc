@@ -2,6 +2,8 @@
 // byte at a time, and cut at every prefix followed by EOF; plus 100-continue, compression (and a
 // gzip bomb), timeouts, backpressure and the captured requests of the OpenTelemetry JS exporters.
 #include <gtest/gtest.h>
+
+#include "unit/fixtures.h"
 #include <lz4frame.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -1124,19 +1126,8 @@ TEST(Http1, OtelFixturesInEveryCoding)
     const char *files[] = { "traces.http-protobuf.body", "metrics.http-protobuf.body",
                             "logs.http-protobuf.body" };
     for (const char *f : files) {
-        std::string body;
-        for (const char *d :
-             { "tests/fixtures/otlp-js-0.223/", "/work/shared/fixtures/otlp-js-0.223/" }) {
-            std::ifstream in(std::string(d) + f, std::ios::binary);
-            if (in) {
-                std::stringstream ss;
-                ss << in.rdbuf();
-                body = ss.str();
-                break;
-            }
-        }
-        if (body.empty())
-            GTEST_SKIP() << "fixtures not found";
+        std::string body = lr_fixture(f);
+        ASSERT_FALSE(body.empty()) << f << " not found in " << lr_fixture_dir();
         for (lr_dp_codec c : { LR_CODEC_GZIP, LR_CODEC_DEFLATE, LR_CODEC_ZLIB, LR_CODEC_ZSTD,
                                LR_CODEC_SNAPPY, LR_CODEC_SNAPPY_FRAMED, LR_CODEC_LZ4 }) {
             std::string z = codec_enc(c, body);
@@ -1205,13 +1196,7 @@ TEST(Http1, PipelinedClientThatNeverReadsIsPaused)
 
 std::string fixture_dir()
 {
-    for (const char *d :
-         { "tests/fixtures/otlp-js-0.223", "/work/shared/fixtures/otlp-js-0.223" }) {
-        std::ifstream f(std::string(d) + "/README.md");
-        if (f)
-            return d;
-    }
-    return "";
+    return lr_fixture_dir();
 }
 
 std::string slurp(const std::string &path)
@@ -1256,8 +1241,7 @@ std::string gunzip(const std::string &in)
 TEST(Http1, OtelJsExporterCaptures)
 {
     std::string dir = fixture_dir();
-    if (dir.empty())
-        GTEST_SKIP() << "fixtures not found";
+    ASSERT_FALSE(lr_fixture("README.md").empty()) << "fixtures not found in " << dir;
     struct {
         const char *raw, *body, *path;
         bool gzip;

@@ -8,6 +8,8 @@
 // valid vector must be refused (never crash).
 #include <gtest/gtest.h>
 
+#include "unit/fixtures.h"
+
 #include <cerrno>
 #include <climits>
 #include <cmath>
@@ -130,11 +132,7 @@ uint64_t dbits(double d)
 
 std::string fixtures_dir()
 {
-    const char *e = getenv("LR_FIXTURES");
-    if (e && *e)
-        return e;
-    std::ifstream probe("tests/fixtures/otlp-js-0.223/traces.http-json.body");
-    return probe ? "tests/fixtures/otlp-js-0.223" : "../shared/fixtures/otlp-js-0.223";
+    return lr_fixture_dir();
 }
 
 std::string read_file(const std::string &path)

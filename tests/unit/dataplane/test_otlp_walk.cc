@@ -7,6 +7,8 @@
 // non-minimal field number 0).
 #include <gtest/gtest.h>
 
+#include "unit/fixtures.h"
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -838,8 +840,7 @@ void expect_prefixes_match(enum lr_signal sig, const Bytes &b)
 
 std::string fixtures_dir()
 {
-    const char *e = getenv("LR_FIXTURES");
-    return e && *e ? e : "../shared/fixtures/otlp-js-0.223";
+    return lr_fixture_dir();
 }
 
 Bytes read_file(const std::string &path)
