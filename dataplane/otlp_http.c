@@ -278,13 +278,24 @@ static uint64_t items_of(const struct lr_otlp_view *v, enum lr_signal sig)
                                    : v->n_log_records;
 }
 
-/* Walks the body; grows the view while the request does not fit (only traces need every span
- * recorded, for the split). */
+/* Walks the body. Only the per-trace split needs the spans recorded: every other request is
+ * walked for validation and counts alone (capacities 0, nothing written). For the split the view
+ * grows while the request does not fit. */
 static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len)
 {
+    if (sig != LR_SIG_TRACES || !x->cfg->kafka.partition_traces_by_id) {
+        struct lr_otlp_view counts = { 0 };
+        int rc = lr_dp_otlp_walk(sig, p, len, &counts);
+        x->view.n_spans = counts.n_spans;
+        x->view.n_points = counts.n_points;
+        x->view.n_log_records = counts.n_log_records;
+        x->view.err_off = counts.err_off;
+        x->view.err_reason = counts.err_reason;
+        return rc;
+    }
     for (;;) {
         int rc = lr_dp_otlp_walk(sig, p, len, &x->view);
-        if (rc < 0 || !x->view.truncated || sig != LR_SIG_TRACES)
+        if (rc < 0 || !x->view.truncated)
             return rc;
         uint64_t need = x->view.n_spans;
         uint64_t items = (uint64_t)x->view.items_cap * 2;
