@@ -57,25 +57,30 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
 {
     uint32_t nw = st->workers ? lr_dp_workers_count(st->workers) : 0;
     char name[128], help[256];
+    static const char *const transports[LR_TR_COUNT] = { "http", "grpc" };
     for (int s = 0; s < LR_SIG_COUNT; s++) {
-        uint64_t acc = 0, ref = 0;
+        uint64_t acc[LR_TR_COUNT] = { 0 }, ref[LR_TR_COUNT] = { 0 };
         for (uint32_t i = 0; i < nw; i++) {
             const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
-            acc += lr_stat_get(&ws->accepted[s]);
-            ref += lr_stat_get(&ws->refused[s]);
+            for (int t = 0; t < LR_TR_COUNT; t++) {
+                acc[t] += lr_stat_get(&ws->accepted[t][s]);
+                ref[t] += lr_stat_get(&ws->refused[t][s]);
+            }
         }
         snprintf(name, sizeof(name), "otelcol_receiver_accepted_%s", item_suffix[s]);
         snprintf(help, sizeof(help), "Number of %s successfully pushed into the pipeline.",
                  item_what[s]);
         family(f, name, "counter", help);
-        fprintf(f, "%s{receiver=\"otlp\",transport=\"http\"} %llu\n", name,
-                (unsigned long long)acc);
+        for (int t = 0; t < LR_TR_COUNT; t++)
+            fprintf(f, "%s{receiver=\"otlp\",transport=\"%s\"} %llu\n", name, transports[t],
+                    (unsigned long long)acc[t]);
         snprintf(name, sizeof(name), "otelcol_receiver_refused_%s", item_suffix[s]);
         snprintf(help, sizeof(help), "Number of %s that could not be pushed into the pipeline.",
                  item_what[s]);
         family(f, name, "counter", help);
-        fprintf(f, "%s{receiver=\"otlp\",transport=\"http\"} %llu\n", name,
-                (unsigned long long)ref);
+        for (int t = 0; t < LR_TR_COUNT; t++)
+            fprintf(f, "%s{receiver=\"otlp\",transport=\"%s\"} %llu\n", name, transports[t],
+                    (unsigned long long)ref[t]);
     }
     if (st->kafka) {
         const struct lr_output_stats *os = lr_cp_kafka_stats(st->kafka);
@@ -132,14 +137,17 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     for (uint32_t i = 0; i < nw; i++) {
         const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);
         for (int s = 0; s < LR_SIG_COUNT; s++) {
-            fprintf(
-                f, "linerate_worker_requests_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} %llu\n",
-                i, wi->cpu, sig_names[s], (unsigned long long)lr_stat_get(&wi->stats->requests[s]));
+            fprintf(f,
+                    "linerate_worker_requests_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} %llu\n",
+                    i, wi->cpu, sig_names[s],
+                    (unsigned long long)(lr_stat_get(&wi->stats->requests[LR_TR_HTTP][s]) +
+                                         lr_stat_get(&wi->stats->requests[LR_TR_GRPC][s])));
             fprintf(f,
                     "linerate_worker_items_accepted_total{worker=\"%u\",cpu=\"%d\",signal=\"%s\"} "
                     "%llu\n",
                     i, wi->cpu, sig_names[s],
-                    (unsigned long long)lr_stat_get(&wi->stats->accepted[s]));
+                    (unsigned long long)(lr_stat_get(&wi->stats->accepted[LR_TR_HTTP][s]) +
+                                         lr_stat_get(&wi->stats->accepted[LR_TR_GRPC][s])));
         }
     }
     PER_WORKER("linerate_worker_bad_requests_total", "counter", "Requests answered 4xx.",

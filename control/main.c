@@ -87,7 +87,8 @@ static void totals_read(const struct lr_cp_state *st, struct totals *t)
     for (uint32_t i = 0; i < lr_dp_workers_count(st->workers); i++) {
         const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
         for (int s = 0; s < LR_SIG_COUNT; s++)
-            t->accepted[s] += lr_stat_get(&ws->accepted[s]);
+            for (int tr = 0; tr < LR_TR_COUNT; tr++)
+                t->accepted[s] += lr_stat_get(&ws->accepted[tr][s]);
         t->bad += lr_stat_get(&ws->bad_requests);
         t->overloaded += lr_stat_get(&ws->overloaded);
         t->conns += lr_stat_get(&ws->conns_open);

@@ -309,8 +309,8 @@ static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, 
 }
 
 /* Validates, splits and queues one Export*ServiceRequest (protobuf). */
-static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len,
-                         struct outcome *o)
+static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr_signal sig,
+                         const uint8_t *p, size_t len, struct outcome *o)
 {
     o->err = 0;
     o->items = o->rejected = 0;
@@ -336,7 +336,7 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uin
     size_t room = x->ring->mask + 1 - lr_ring_count(x->ring);
     if (rc < 0 || x->n_batch > room) {
         batch_drop(x);
-        lr_stat_add(&x->stats->refused[sig], o->items);
+        lr_stat_add(&x->stats->refused[tr][sig], o->items);
         lr_stat_add(&x->stats->overloaded, 1);
         snprintf(o->msg, sizeof(o->msg), "%s",
                  rc < 0 ? "out of memory; retry later"
@@ -349,10 +349,10 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uin
     lr_stat_add(&x->stats->records[sig], x->n_batch);
     x->n_batch = 0;
     o->rejected = x->rejected;
-    lr_stat_add(&x->stats->requests[sig], 1);
-    lr_stat_add(&x->stats->accepted[sig], o->items - o->rejected);
+    lr_stat_add(&x->stats->requests[tr][sig], 1);
+    lr_stat_add(&x->stats->accepted[tr][sig], o->items - o->rejected);
     if (o->rejected) {
-        lr_stat_add(&x->stats->refused[sig], o->rejected);
+        lr_stat_add(&x->stats->refused[tr][sig], o->rejected);
         snprintf(o->msg, sizeof(o->msg),
                  "%llu of %llu %s rejected: trace_id must be 16 bytes and not all zero",
                  (unsigned long long)o->rejected, (unsigned long long)o->items, item_names[sig]);
@@ -457,7 +457,7 @@ static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_
         p = x->json.p;
         len = x->json.len;
     }
-    export_proto(x, sig, p, len, &o);
+    export_proto(x, LR_TR_HTTP, sig, p, len, &o);
     if (o.err) {
         answer_error(x, req, o.err, o.msg, resp);
         return;
@@ -500,7 +500,7 @@ static void grpc_on_request(void *ctx, const struct lr_grpc_req *req, struct lr_
     struct lr_dp_otlp_ctx *x = ctx;
     enum lr_signal sig = (enum lr_signal)route(req->path, grpc_paths);
     struct outcome o;
-    export_proto(x, sig, req->message.p, req->message.len, &o);
+    export_proto(x, LR_TR_GRPC, sig, req->message.p, req->message.len, &o);
     const struct lr_err_map *m = lr_err_lookup(o.err);
     resp->grpc_status = m->grpc_status;
     resp->status_details = lr_slice_make(NULL, 0);

@@ -22,15 +22,22 @@ static inline uint64_t lr_stat_get(const lr_counter *c)
     return atomic_load_explicit((lr_counter *)c, memory_order_relaxed);
 }
 
+/* The transport a request came over (the `transport` label of the Collector's receiver metrics). */
+enum lr_transport {
+    LR_TR_HTTP = 0, /* OTLP/HTTP, protobuf or JSON */
+    LR_TR_GRPC = 1, /* OTLP/gRPC, on either port */
+};
+#define LR_TR_COUNT 2
+
 /* One worker's counters (written by that worker only). Items are spans, metric data points and
- * log records, indexed by enum lr_signal. */
+ * log records, indexed by enum lr_transport, then enum lr_signal. */
 struct lr_worker_stats {
-    lr_counter requests[LR_SIG_COUNT]; /* OTLP export requests answered 200 */
-    lr_counter accepted[LR_SIG_COUNT]; /* items in those requests */
-    lr_counter refused[LR_SIG_COUNT];  /* items in well-formed requests refused (overload) */
-    lr_counter records[LR_SIG_COUNT];  /* Kafka records queued for the output thread */
-    lr_counter bad_requests;           /* answered 4xx (malformed, limits, routing) */
-    lr_counter overloaded;             /* answered 503 because the output queue was full */
+    lr_counter requests[LR_TR_COUNT][LR_SIG_COUNT]; /* OTLP export requests answered OK */
+    lr_counter accepted[LR_TR_COUNT][LR_SIG_COUNT]; /* items in those requests */
+    lr_counter refused[LR_TR_COUNT][LR_SIG_COUNT];  /* items refused: rejected or overloaded */
+    lr_counter records[LR_SIG_COUNT];               /* Kafka records queued for the output thread */
+    lr_counter bad_requests;                        /* answered 4xx (malformed, limits, routing) */
+    lr_counter overloaded; /* answered 503 because the output queue was full */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;

@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 start_linerate
 runs=0
+grpc_runs=0
 for proto in http/protobuf http/json grpc grpc-on-4318; do
     for gz in "" --gzip; do
         case $proto in
@@ -16,6 +17,7 @@ for proto in http/protobuf http/json grpc grpc-on-4318; do
         esac
         [ $proto = grpc-on-4318 ] && [ -n "$gz" ] && continue
         runs=$((runs + 1))
+        [ $p = grpc ] && grpc_runs=$((grpc_runs + 1))
         for sig in traces metrics logs; do
             out="$WORK/$sig.$runs.json"
             node "$CLIENTS/send.js" --url "$url" --protocol $p $gz --signal $sig --count 20 \
@@ -37,6 +39,8 @@ verify traces otlp_spans $((runs * 5))
 verify metrics otlp_metrics $runs
 verify logs otlp_logs $runs
 expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" \
-    $((runs * 20)) "accepted spans"
+    $(((runs - grpc_runs) * 20)) "accepted spans over HTTP"
+expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}')" \
+    $((grpc_runs * 20)) "accepted spans over gRPC"
 stop_linerate
 echo "ok: $runs protocol/compression combinations x 3 signals"

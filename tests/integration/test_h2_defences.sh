@@ -22,7 +22,7 @@ start_linerate --set receivers.otlp.protocols.grpc.header_timeout_ms=1000 \
     --set receivers.otlp.protocols.grpc.send_timeout_ms=2000
 
 status_kb() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$LR_PID/status"; }
-spans() { metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}'; }
+spans() { metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}'; }
 
 # legit NAME: 200 unary gRPC calls (3 spans each) on one connection, 4 in flight.
 legit() {

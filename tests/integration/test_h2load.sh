@@ -23,8 +23,11 @@ run "http/1.1 :$HTTP_PORT" --h1 -n $N -c 4 -t 1 -d "$FIX/traces.http-protobuf.bo
     -H 'Content-Type: application/x-protobuf' "http://127.0.0.1:$HTTP_PORT/v1/traces"
 
 spans=$((3 * N * 3))
-expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" $spans \
-    "accepted spans"
+# The gRPC runs (either port) count under transport="grpc", HTTP/1.1 under "http".
+expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="grpc"}')" \
+    $((2 * N * 3)) "accepted spans over gRPC"
+expect_eq "$(metric 'otelcol_receiver_accepted_spans{receiver="otlp",transport="http"}')" \
+    $((N * 3)) "accepted spans over HTTP/1.1"
 for i in $(seq 1 100); do
     [ "$(metric 'otelcol_exporter_sent_spans{exporter="kafka"}')" = $spans ] && break
     sleep 0.1
