@@ -13,7 +13,7 @@ Q        = $(if $(V),,@)
 
 PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc json-c liblz4 snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lisal -lpthread -lm
 
 OPT      = -O2
 ifeq ($(SAN),1)
@@ -57,6 +57,8 @@ LIB_DP    = $(BUILD)/libdataplane.a
 LIB_CP    = $(BUILD)/libcontrol.a
 LIB_GPU   = $(BUILD)/libgpu.a
 LIBS_ALL  = $(LIB_CP) $(LIB_DP) $(LIB_GPU) $(LIB_PROTO)
+# dataplane workers append to the spool (control/spool.c): the libraries refer to each other.
+LINK_LIBS = -Wl,--start-group $(LIBS_ALL) -Wl,--end-group
 
 BIN       = $(BUILD)/linerate
 UNIT_BIN  = $(patsubst tests/unit/%.cc,$(BUILD)/tests/unit/%,$(UNIT_SRC))
@@ -80,28 +82,28 @@ $(LIB_CP): $(call obj,$(CP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^
 $(LIB_GPU): $(call obj,$(GPU_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $(if $^,$^,)
 
 $(BIN): $(call obj,control/main.c) $(LIBS_ALL)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,control/main.c) $(LINK_LIBS) $(PKG_LIBS)
 	@echo "built $@"
 
 $(BUILD)/tests/unit/%: tests/unit/%.cc $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
-	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(LIBS_ALL) -lgtest -lgtest_main $(PKG_LIBS) $(LDFLAGS_ALL)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(LINK_LIBS) -lgtest -lgtest_main $(PKG_LIBS) $(LDFLAGS_ALL)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LIBS_ALL) $(PKG_LIBS) $(LDFLAGS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL)
 
 # ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
 FUZZ_BUILD = build-fuzz
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude \
               -I$(PROTO_GEN) $(PKG_CFLAGS)
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC = $(DP_SRC) $(PROTO_C)
+FUZZ_LIB_SRC = $(DP_SRC) control/spool.c $(PROTO_C)
 fuzz-build: build/proto/.stamp
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(DP_SRC) $(PROTO_C)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
 	@mkdir -p $(FUZZ_BUILD)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wno-unused-command-line-argument -o $@ $< $(DP_SRC) $(PROTO_C) $(PKG_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wno-unused-command-line-argument -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	$(Q)for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
