@@ -31,6 +31,7 @@ enum vtype {
     T_TOPIC,    /* char[size]: a Kafka topic name */
     T_BROKERS,  /* char[size]: HOST:PORT list, comma-joined; a YAML sequence or a string */
     T_PROPS,    /* kafka.producer: a mapping passed through untouched */
+    T_ENUM,     /* uint32_t: the index of the value in `choices` ("a|b|c") */
 };
 
 #define F_ZERO_OFF 1u /* 0 is accepted besides min..max and means "off" */
@@ -45,6 +46,7 @@ struct row {
     unsigned flags;
     const char *def; /* default, as text (what the docs show) */
     const char *doc;
+    const char *choices; /* T_ENUM: the accepted values, '|'-separated, in enum order */
 };
 
 struct section {
@@ -119,6 +121,14 @@ static const struct row http_rows[] = {
       .def = "503",
       .doc = "HTTP status when the output queue is full: `503` or `429` (both retryable in OTLP; "
              "either comes with `Retry-After`)." },
+    { .key = "receivers.otlp.protocols.http.ack",
+      .type = T_ENUM,
+      FIELD(http.ack),
+      .choices = "memory|spool|kafka",
+      .def = "spool",
+      .doc = "Acknowledgement mode: `memory` answers once the request is queued in memory, `spool` "
+             "once it is durable in the write-ahead spool (fdatasync, group-committed), `kafka` "
+             "once Kafka acknowledged every record of it." },
 };
 
 static const struct row grpc_rows[] = {
@@ -211,6 +221,13 @@ static const struct row grpc_rows[] = {
       .def = "30000",
       .doc = "How long answers may wait on a client that does not read (zero window) before the "
              "connection closes." },
+    { .key = "receivers.otlp.protocols.grpc.ack",
+      .type = T_ENUM,
+      FIELD(grpc.ack),
+      .choices = "memory|spool|kafka",
+      .def = "spool",
+      .doc = "Acknowledgement mode of OTLP/gRPC calls (on either port): `memory`, `spool` or "
+             "`kafka`, as for OTLP/HTTP." },
 };
 
 static const struct row workers_rows[] = {
@@ -270,12 +287,69 @@ static const struct row kafka_rows[] = {
       .max = 600000,
       .def = "10000",
       .doc = "At shutdown, how long to wait for queued messages to reach Kafka." },
+    { .key = "exporters.kafka.max_message_bytes",
+      .type = T_BYTES,
+      FIELD(kafka.max_message_bytes),
+      .min = 4 * KiB,
+      .max = 1000 * MiB,
+      .def = "1000000",
+      .doc = "Largest Kafka record linerate writes (also librdkafka's `message.max.bytes`, as the "
+             "Collector's `producer.max_message_bytes`). A larger record is split per resource; "
+             "a resource larger than this is rejected with `partial_success`." },
     { .key = "exporters.kafka.producer",
       .type = T_PROPS,
       FIELD(kafka.producer),
       .def = "{}",
       .doc = "librdkafka producer properties (`linger.ms: 5`), passed through untouched; a later "
              "key overrides an earlier one." },
+};
+
+static const struct row spool_rows[] = {
+    { .key = "spool.dir",
+      .type = T_STRING,
+      FIELD(spool.dir),
+      .min = 0,
+      .def = "",
+      .doc =
+          "Folder of the write-ahead spool (one sub-folder per worker). Empty: `RUN_DIR/spool`." },
+    { .key = "spool.segment_bytes",
+      .type = T_BYTES,
+      FIELD(spool.segment_bytes),
+      .min = 64 * KiB,
+      .max = 4 * GiB,
+      .def = "67108864",
+      .doc = "Size at which a worker starts a new segment file; segments are deleted whole once "
+             "Kafka has every record in them." },
+    { .key = "spool.commit_interval_us",
+      .type = T_UINT,
+      FIELD(spool.commit_interval_us),
+      .min = 0,
+      .max = 1000000,
+      .def = "1000",
+      .doc = "Group commit: how often each worker's spool is fdatasync'ed when it has new records "
+             "(one fdatasync answers every request written since the last). 0: back to back." },
+    { .key = "spool.max_bytes",
+      .type = T_BYTES,
+      FIELD(spool.max_bytes),
+      .min = MiB,
+      .max = (uint64_t)1 << 50,
+      .def = "4294967296",
+      .doc = "Disk the spool may use, shared equally by the workers." },
+    { .key = "spool.high_watermark_pct",
+      .type = T_UINT,
+      FIELD(spool.high_watermark_pct),
+      .min = 1,
+      .max = 100,
+      .def = "90",
+      .doc = "Receivers refuse with retryable errors (HTTP 503/429 + `Retry-After`, gRPC "
+             "`UNAVAILABLE`) once a worker's spool uses this share of its part of `max_bytes`..." },
+    { .key = "spool.low_watermark_pct",
+      .type = T_UINT,
+      FIELD(spool.low_watermark_pct),
+      .min = 1,
+      .max = 99,
+      .def = "70",
+      .doc = "... and accept again once it is back at or below this share." },
 };
 
 static const struct row admin_rows[] = {
@@ -326,6 +400,10 @@ static const struct section sections[] = {
       "Where the telemetry goes. The shape follows the Collector's kafka "
       "exporter.",
       kafka_rows, N_ROWS(kafka_rows) },
+    { "spool",
+      "The write-ahead spool: what was acknowledged and is not yet in Kafka, on disk, per "
+      "worker.",
+      spool_rows, N_ROWS(spool_rows) },
     { "admin", "The admin HTTP server.", admin_rows, N_ROWS(admin_rows) },
     { "service", "The process itself.", service_rows, N_ROWS(service_rows) },
 };
@@ -786,6 +864,21 @@ static int apply_text(struct lr_config *c, const struct row *r, const char *s, c
         put_string(c, r, list);
         return 0;
     }
+    case T_ENUM: {
+        uint32_t idx = 0;
+        for (const char *p = r->choices; *p; idx++) {
+            size_t n = strcspn(p, "|");
+            if (strlen(s) == n && strncmp(p, s, n) == 0) {
+                memcpy((char *)c + r->off, &idx, sizeof(idx));
+                return 0;
+            }
+            p += n;
+            if (*p == '|')
+                p++;
+        }
+        reason(why, wl, "'%s' is not one of %s", s, r->choices);
+        return -1;
+    }
     case T_PROPS:
         break;
     }
@@ -1183,6 +1276,12 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
                    (unsigned)c->http.overload_status);
         return -1;
     }
+    if (c->spool.low_watermark_pct >= c->spool.high_watermark_pct) {
+        lr_cp_errf(errstr, errlen,
+                   "spool.low_watermark_pct: %u must be below spool.high_watermark_pct (%u)",
+                   (unsigned)c->spool.low_watermark_pct, (unsigned)c->spool.high_watermark_pct);
+        return -1;
+    }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
     const struct {
         const char *key, *host;
@@ -1205,6 +1304,11 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
      * place for the brokers only. */
     for (size_t i = 0; i < c->kafka.n_producer; i++) {
         const char *k = c->kafka.producer[i].key;
+        if (strcmp(k, "message.max.bytes") == 0) {
+            lr_cp_errf(errstr, errlen, "%s%s: set exporters.kafka.max_message_bytes instead",
+                       PRODUCER_PREFIX, k);
+            return -1;
+        }
         if (strcmp(k, "bootstrap.servers") == 0 || strcmp(k, "metadata.broker.list") == 0) {
             lr_cp_errf(errstr, errlen, "%s%s: set exporters.kafka.brokers instead", PRODUCER_PREFIX,
                        k);
@@ -1239,6 +1343,8 @@ static const char *type_name(enum vtype t)
         return "list of host:port";
     case T_PROPS:
         return "map";
+    case T_ENUM:
+        return "enum";
     }
     return "?";
 }
@@ -1272,6 +1378,20 @@ static void doc_range(const struct row *r, char *out, size_t len)
     case T_PROPS:
         snprintf(out, len, "librdkafka properties");
         return;
+    case T_ENUM: {
+        size_t o = 0;
+        for (const char *p = r->choices; *p && o + 1 < len;) {
+            size_t n = strcspn(p, "|");
+            int k = snprintf(out + o, len - o, "%s`%.*s`", o ? ", " : "", (int)n, p);
+            if (k < 0)
+                break;
+            o += (size_t)k;
+            p += n;
+            if (*p == '|')
+                p++;
+        }
+        return;
+    }
     }
     out[0] = '\0';
 }

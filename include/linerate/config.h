@@ -13,6 +13,13 @@
 #define LR_CFG_HOST_MAX 256
 #define LR_CFG_PATH_MAX 512
 
+/* When a receiver answers an export (receivers.otlp.protocols.*.ack). */
+enum lr_ack_mode {
+    LR_ACK_MEMORY = 0, /* once its records are queued in memory */
+    LR_ACK_SPOOL = 1,  /* once they are durable in the write-ahead spool */
+    LR_ACK_KAFKA = 2,  /* once Kafka acknowledged every one of them */
+};
+
 /* A librdkafka property passed through untouched (exporters.kafka.producer). */
 struct lr_cfg_kv {
     char *key;   /* owned */
@@ -31,6 +38,7 @@ struct lr_config {
         uint32_t idle_timeout_ms;   /* receivers.otlp.protocols.http.idle_timeout_ms (60000) */
         uint32_t body_timeout_ms;   /* receivers.otlp.protocols.http.body_timeout_ms (30000) */
         uint32_t overload_status;   /* ... overload_status: 503 or 429 (503) */
+        uint32_t ack;               /* ... ack: enum lr_ack_mode (spool) */
     } http;
     struct {
         char host[LR_CFG_HOST_MAX];        /* receivers.otlp.protocols.grpc.endpoint host */
@@ -46,6 +54,7 @@ struct lr_config {
         uint32_t header_timeout_ms;        /* ... header_timeout_ms (10000) */
         uint32_t idle_timeout_ms;          /* ... idle_timeout_ms (60000) */
         uint32_t send_timeout_ms;          /* ... send_timeout_ms (30000) */
+        uint32_t ack;                      /* ... ack: enum lr_ack_mode (spool) */
     } grpc;
     struct {
         char cores[256];     /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
@@ -59,9 +68,18 @@ struct lr_config {
         bool partition_traces_by_id;  /* exporters.kafka.partition_traces_by_id (true) */
         uint32_t embedded_partitions; /* exporters.kafka.embedded_partitions (4) */
         uint32_t flush_timeout_ms;    /* exporters.kafka.flush_timeout_ms (10000) */
+        uint64_t max_message_bytes;   /* exporters.kafka.max_message_bytes (1000000) */
         struct lr_cfg_kv *producer;   /* exporters.kafka.producer: librdkafka properties */
         size_t n_producer;
     } kafka;
+    struct {
+        char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
+        uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
+        uint32_t commit_interval_us; /* spool.commit_interval_us (1000) */
+        uint64_t max_bytes;          /* spool.max_bytes (4 GiB, shared by the workers) */
+        uint32_t high_watermark_pct; /* spool.high_watermark_pct (90) */
+        uint32_t low_watermark_pct;  /* spool.low_watermark_pct (70) */
+    } spool;
     struct {
         char host[LR_CFG_HOST_MAX]; /* admin.endpoint host (127.0.0.1) */
         uint16_t port;              /* admin.endpoint port (13133) */

@@ -75,6 +75,8 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.http.idle_timeout_ms, b.http.idle_timeout_ms);
     EXPECT_EQ(a.http.body_timeout_ms, b.http.body_timeout_ms);
     EXPECT_EQ(a.http.overload_status, b.http.overload_status);
+    EXPECT_EQ(a.http.ack, b.http.ack);
+    EXPECT_EQ(a.grpc.ack, b.grpc.ack);
     EXPECT_STREQ(a.grpc.host, b.grpc.host);
     EXPECT_EQ(a.grpc.port, b.grpc.port);
     EXPECT_EQ(a.grpc.max_recv_msg_size_mib, b.grpc.max_recv_msg_size_mib);
@@ -97,6 +99,13 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.kafka.partition_traces_by_id, b.kafka.partition_traces_by_id);
     EXPECT_EQ(a.kafka.embedded_partitions, b.kafka.embedded_partitions);
     EXPECT_EQ(a.kafka.flush_timeout_ms, b.kafka.flush_timeout_ms);
+    EXPECT_EQ(a.kafka.max_message_bytes, b.kafka.max_message_bytes);
+    EXPECT_STREQ(a.spool.dir, b.spool.dir);
+    EXPECT_EQ(a.spool.segment_bytes, b.spool.segment_bytes);
+    EXPECT_EQ(a.spool.commit_interval_us, b.spool.commit_interval_us);
+    EXPECT_EQ(a.spool.max_bytes, b.spool.max_bytes);
+    EXPECT_EQ(a.spool.high_watermark_pct, b.spool.high_watermark_pct);
+    EXPECT_EQ(a.spool.low_watermark_pct, b.spool.low_watermark_pct);
     ASSERT_EQ(a.kafka.n_producer, b.kafka.n_producer);
     for (size_t i = 0; i < a.kafka.n_producer; i++) {
         EXPECT_STREQ(a.kafka.producer[i].key, b.kafka.producer[i].key);
@@ -109,9 +118,9 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.service.shutdown_grace_ms, b.service.shutdown_grace_ms);
 }
 
-const char kKnownTop[] = "known: receivers, workers, exporters, admin, service";
+const char kKnownTop[] = "known: receivers, workers, exporters, spool, admin, service";
 const char kKnownKafka[] = "brokers, traces, metrics, logs, partition_traces_by_id, "
-                           "embedded_partitions, flush_timeout_ms, producer";
+                           "embedded_partitions, flush_timeout_ms, max_message_bytes, producer";
 
 // ---- defaults ----------------------------------------------------------------------------------
 
@@ -143,7 +152,51 @@ TEST(ConfigDefaults, AreTheDocumentedOnes)
     EXPECT_STREQ(c.service.run_dir, "/run/linerate");
     EXPECT_EQ(c.service.status_interval_ms, 5000u);
     EXPECT_EQ(c.service.shutdown_grace_ms, 10000u);
+    EXPECT_EQ(c.http.ack, (uint32_t)LR_ACK_SPOOL);
+    EXPECT_EQ(c.grpc.ack, (uint32_t)LR_ACK_SPOOL);
+    EXPECT_EQ(c.kafka.max_message_bytes, 1000000u);
+    EXPECT_STREQ(c.spool.dir, "");
+    EXPECT_EQ(c.spool.segment_bytes, 64u << 20);
+    EXPECT_EQ(c.spool.commit_interval_us, 1000u);
+    EXPECT_EQ(c.spool.max_bytes, 4ull << 30);
+    EXPECT_EQ(c.spool.high_watermark_pct, 90u);
+    EXPECT_EQ(c.spool.low_watermark_pct, 70u);
     EXPECT_EQ(finalize(&d.c), "");
+}
+
+TEST(ConfigKeys, AckModes)
+{
+    const struct {
+        const char *value;
+        int want; // -1: error
+    } cases[] = { { "memory", LR_ACK_MEMORY },
+                  { "spool", LR_ACK_SPOOL },
+                  { "kafka", LR_ACK_KAFKA },
+                  { "Kafka", -1 },
+                  { "", -1 },
+                  { "spoolx", -1 },
+                  { "mem", -1 } };
+    for (auto &tc : cases)
+        for (const char *key :
+             { "receivers.otlp.protocols.http.ack", "receivers.otlp.protocols.grpc.ack" }) {
+            Cfg c;
+            std::string err = set(&c.c, key, tc.value);
+            if (tc.want < 0) {
+                EXPECT_EQ(err, std::string(key) + ": '" + tc.value +
+                                   "' is not one of memory|spool|kafka")
+                    << tc.value;
+                continue;
+            }
+            EXPECT_EQ(err, "") << tc.value;
+            uint32_t got = strstr(key, "http") ? c.c.http.ack : c.c.grpc.ack;
+            EXPECT_EQ(got, (uint32_t)tc.want) << key << "=" << tc.value;
+        }
+    Cfg c;
+    ASSERT_EQ(load(&c.c, "receivers:\n  otlp:\n    protocols:\n      grpc:\n        ack: kafka\n"
+                         "      http: {ack: memory}\n"),
+              "");
+    EXPECT_EQ(c.c.grpc.ack, (uint32_t)LR_ACK_KAFKA);
+    EXPECT_EQ(c.c.http.ack, (uint32_t)LR_ACK_MEMORY);
 }
 
 // The default column of docs/CONFIG.md, set key by key, gives the defaults back.
@@ -170,7 +223,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 34);
+    EXPECT_EQ(rows, 43);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -183,12 +236,31 @@ TEST(ConfigDefaults, ExampleYamlLoadsAndEqualsDefaults)
     expect_same(ex.c, defaults.c);
     // Every key of the reference appears in the example.
     std::string example = read_file("docs/linerate.example.yaml");
-    for (const char *leaf :
-         { "endpoint:", "max_request_body_size:", "max_header_bytes:", "max_headers:",
-           "header_timeout_ms:", "idle_timeout_ms:", "body_timeout_ms:", "cores:", "queue_size:",
-           "brokers:", "topic:", "partition_traces_by_id:", "embedded_partitions:",
-           "flush_timeout_ms:", "producer:", "run_dir:", "status_interval_ms:",
-           "shutdown_grace_ms:" })
+    for (const char *leaf : { "endpoint:",
+                              "max_request_body_size:",
+                              "max_header_bytes:",
+                              "max_headers:",
+                              "header_timeout_ms:",
+                              "idle_timeout_ms:",
+                              "body_timeout_ms:",
+                              "cores:",
+                              "queue_size:",
+                              "brokers:",
+                              "topic:",
+                              "partition_traces_by_id:",
+                              "embedded_partitions:",
+                              "flush_timeout_ms:",
+                              "producer:",
+                              "run_dir:",
+                              "status_interval_ms:",
+                              "shutdown_grace_ms:",
+                              "ack:",
+                              "max_message_bytes:",
+                              "segment_bytes:",
+                              "commit_interval_us:",
+                              "max_bytes:",
+                              "high_watermark_pct:",
+                              "low_watermark_pct:" })
         EXPECT_NE(example.find(leaf), std::string::npos) << leaf;
 }
 
@@ -433,7 +505,7 @@ std::vector<ErrCase> yaml_errors()
                   "        max_headers_x: 1\n",
           "t.yaml:7: receivers.otlp.protocols.http.max_headers_x: unknown key (known: endpoint, "
           "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-          "idle_timeout_ms, body_timeout_ms, overload_status)" },
+          "idle_timeout_ms, body_timeout_ms, overload_status, ack)" },
         { kHttp + "        endpoint: 127.0.0.1:4318\n\n        max_headers: 5000\n",
           "t.yaml:7: receivers.otlp.protocols.http.max_headers: 5000 is out of range 1..1000" },
         { "receivers:\n  otlp:\n    protocols:\n      htp: {}\n",
@@ -736,7 +808,7 @@ TEST(ConfigErrors, EverySetErrorHasItsMessage)
         { "receivers.otlp.protocols.http.endpoints", "x",
           "receivers.otlp.protocols.http.endpoints: unknown key (known: endpoint, "
           "max_request_body_size, max_header_bytes, max_headers, header_timeout_ms, "
-          "idle_timeout_ms, body_timeout_ms, overload_status)" },
+          "idle_timeout_ms, body_timeout_ms, overload_status, ack)" },
         { "nope", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
         { "nope.deeper", "1", std::string("nope: unknown key (") + kKnownTop + ")" },
         { "", "1", "(empty key): unknown key" },
@@ -822,6 +894,20 @@ TEST(ConfigFinalize, CrossFieldChecks)
         Cfg c; // same port, different hosts: two sockets
         ASSERT_EQ(set(&c.c, "admin.endpoint", "127.0.0.2:4318"), "");
         EXPECT_EQ(finalize(&c.c), "");
+    }
+    {
+        Cfg c; // the low watermark must be below the high one
+        ASSERT_EQ(set(&c.c, "spool.low_watermark_pct", "90"), "");
+        EXPECT_EQ(finalize(&c.c),
+                  "spool.low_watermark_pct: 90 must be below spool.high_watermark_pct (90)");
+        ASSERT_EQ(set(&c.c, "spool.low_watermark_pct", "89"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+    }
+    {
+        Cfg c; // one place for the record size limit
+        ASSERT_EQ(set(&c.c, "exporters.kafka.producer.message.max.bytes", "2000000"), "");
+        EXPECT_EQ(finalize(&c.c), "exporters.kafka.producer.message.max.bytes: set "
+                                  "exporters.kafka.max_message_bytes instead");
     }
     for (const char *k : { "bootstrap.servers", "metadata.broker.list" }) {
         Cfg c;
