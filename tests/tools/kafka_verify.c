@@ -12,14 +12,28 @@
  *     partition_traces_by_id), holds at least one span, and no trace id is the key of two
  *     records unless --allow-dup;
  *   - metrics and logs: records have no key;
- *   - --expect-records N: exactly N records (at least N with --allow-dup).
+ *   - --expect-records N: exactly N records (at least N with --allow-dup);
+ *   - no record was deleted before it could be read: every partition's log starts at offset 0
+ *     and its offsets have no gap. Deleted records are an error with --expect-records or
+ *     --ids-out and a warning otherwise. Retention is what deletes them: librdkafka's mock
+ *     cluster (linerate's embedded broker, tests/tools/mock_broker) keeps only the last 5 MiB or
+ *     100000 produce batches of each partition, so a long load test on it loses its oldest
+ *     records.
  *
  * Usage:
  *   kafka_verify -b BROKERS -t TOPIC --signal traces|metrics|logs [--expect-records N]
- *                [--timeout-ms MS] [--allow-dup] [--out FILE] [-X prop=value ...]
+ *                [--timeout-ms MS] [--allow-dup] [--out FILE] [--ids-out FILE]
+ *                [-X prop=value ...]
+ *
+ * --ids-out FILE (traces only) writes the span id of every span of every record to FILE, in
+ * lowercase hex, one per line, in the order read, duplicates included: the set that
+ * tests/tools/ack_load's --acked file must be a subset of (`comm -23` of the two sorted files).
  *
  * Stops when no message arrived for --timeout-ms (default 10000), or as soon as every partition
- * is at its end and, with --expect-records, at least N records were read.
+ * is at its end and, with --expect-records, at least N records were read. Without
+ * --expect-records that is as soon as every partition reported EOF (enable.partition.eof), so
+ * reading a finished topic takes no longer than reading it; --timeout-ms only bounds the wait
+ * for a topic that is still being written or a broker that does not answer.
  *
  * Exit status: 0 all checks passed, 1 a check failed, 2 usage or Kafka setup error.
  */
@@ -59,11 +73,13 @@ struct options {
     int timeout_ms;
     bool allow_dup;
     const char *out_path;
+    const char *ids_path; /* --ids-out, traces only */
 };
 
 struct verify_state {
     const struct options *opts;
     FILE *out;
+    FILE *ids_out; /* NULL without --ids-out */
     uint64_t records;
     uint64_t items; /* spans, data points or log records */
     uint64_t errors;
@@ -95,6 +111,26 @@ static void fail(struct verify_state *st, const char *fmt, ...)
         }
     } else if (st->errors == MAX_REPORTED_ERRORS + 1) {
         fprintf(stderr, "kafka_verify: more errors follow, not shown\n");
+    }
+}
+
+/* Records were deleted (retention) before they could be read: an error when the caller counts
+ * or lists records, a warning otherwise. */
+static void lost(struct verify_state *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void lost(struct verify_state *st, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (st->opts->expect_records >= 0 || st->opts->ids_path != NULL) {
+        fail(st, "%s", buf);
+    } else {
+        fprintf(stderr, "kafka_verify: warning: %s\n", buf);
     }
 }
 
@@ -145,6 +181,18 @@ static void hex_encode(char *dst, const uint8_t *p, size_t len)
         dst[2 * i + 1] = digits[p[i] & 0xf];
     }
     dst[2 * len] = '\0';
+}
+
+/* One line of lowercase hex, for --ids-out. */
+static void hex_line(FILE *f, const uint8_t *p, size_t len)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        putc_unlocked(digits[p[i] >> 4], f);
+        putc_unlocked(digits[p[i] & 0xf], f);
+    }
+    putc_unlocked('\n', f);
 }
 
 static void json_hex(FILE *f, const uint8_t *p, size_t len)
@@ -409,6 +457,9 @@ static void verify_traces(struct verify_state *st, const rd_kafka_message_t *m)
                 }
                 fputs(n_spans > 0 ? ",\n" : "\n", f);
                 json_span(f, span, service);
+                if (st->ids_out != NULL) {
+                    hex_line(st->ids_out, span->span_id.data, span->span_id.len);
+                }
                 n_spans++;
             }
         }
@@ -750,11 +801,12 @@ static void usage(void)
     fprintf(stderr,
             "usage: kafka_verify -b BROKERS -t TOPIC --signal traces|metrics|logs\n"
             "                    [--expect-records N] [--timeout-ms MS] [--allow-dup]\n"
-            "                    [--out FILE] [-X prop=value ...]\n"
+            "                    [--out FILE] [--ids-out FILE] [-X prop=value ...]\n"
             "  --expect-records N  exactly N records (at least N with --allow-dup)\n"
             "  --timeout-ms MS     give up after MS without a new message (default 10000)\n"
             "  --allow-dup         a trace id may key several records (retries, at-least-once)\n"
             "  --out FILE          write the JSON summary to FILE instead of stdout\n"
+            "  --ids-out FILE      traces: write every span id read to FILE, hex, one per line\n"
             "  -X prop=value       librdkafka consumer property\n");
     exit(2);
 }
@@ -783,6 +835,7 @@ int main(int argc, char **argv)
         { "timeout-ms", required_argument, NULL, 'T' },
         { "allow-dup", no_argument, NULL, 'd' },
         { "out", required_argument, NULL, 'o' },
+        { "ids-out", required_argument, NULL, 'i' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -795,6 +848,7 @@ int main(int argc, char **argv)
     char errstr[512];
     char group[64];
     bool *at_eof = NULL;
+    int64_t *next_offset = NULL; /* per partition, -1: unknown */
     int n_parts, n_eof = 0, c, rc = 2;
     bool have_signal = false;
     int64_t last_progress_ms;
@@ -838,6 +892,9 @@ int main(int argc, char **argv)
         case 'o':
             opts.out_path = optarg;
             break;
+        case 'i':
+            opts.ids_path = optarg;
+            break;
         case 'X': {
             char *eq = strchr(optarg, '=');
             if (eq == NULL) {
@@ -852,6 +909,10 @@ int main(int argc, char **argv)
         }
     }
     if (opts.brokers == NULL || opts.topic == NULL || !have_signal || optind != argc) {
+        usage();
+    }
+    if (opts.ids_path != NULL && opts.signal != SIGNAL_TRACES) {
+        fprintf(stderr, "kafka_verify: --ids-out is for --signal traces\n");
         usage();
     }
     set_conf(conf, "bootstrap.servers", opts.brokers);
@@ -871,6 +932,14 @@ int main(int argc, char **argv)
             goto cleanup;
         }
     }
+    if (opts.ids_path != NULL) {
+        st.ids_out = fopen(opts.ids_path, "w");
+        if (st.ids_out == NULL) {
+            fprintf(stderr, "kafka_verify: %s: %s\n", opts.ids_path, strerror(errno));
+            rd_kafka_conf_destroy(conf);
+            goto cleanup;
+        }
+    }
 
     rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
     if (rk == NULL) {
@@ -884,9 +953,28 @@ int main(int argc, char **argv)
     }
     /* Kafka numbers a topic's partitions 0..n-1, so the id indexes at_eof. */
     at_eof = calloc((size_t)n_parts, sizeof(*at_eof));
-    if (at_eof == NULL) {
+    next_offset = calloc((size_t)n_parts, sizeof(*next_offset));
+    if (at_eof == NULL || next_offset == NULL) {
         perror("kafka_verify: calloc");
         goto cleanup;
+    }
+    for (int p = 0; p < n_parts; p++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t err =
+            rd_kafka_query_watermark_offsets(rk, opts.topic, p, &lo, &hi, opts.timeout_ms);
+        next_offset[p] = -1;
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            fprintf(stderr, "kafka_verify: partition %d: watermarks: %s\n", p,
+                    rd_kafka_err2str(err));
+            continue;
+        }
+        next_offset[p] = lo;
+        if (lo > 0) {
+            lost(&st,
+                 "partition %d starts at offset %" PRId64 ": its first %" PRId64
+                 " records were deleted (retention) before they could be read",
+                 p, lo, lo);
+        }
     }
 
     fprintf(st.out, "{\"signal\":\"%s\",\"topic\":", entry_names[opts.signal]);
@@ -920,9 +1008,18 @@ int main(int argc, char **argv)
                 break;
             }
         } else {
-            if (m->partition >= 0 && m->partition < n_parts && at_eof[m->partition]) {
-                at_eof[m->partition] = false;
-                n_eof--;
+            if (m->partition >= 0 && m->partition < n_parts) {
+                if (at_eof[m->partition]) {
+                    at_eof[m->partition] = false;
+                    n_eof--;
+                }
+                if (next_offset[m->partition] >= 0 && m->offset > next_offset[m->partition]) {
+                    lost(&st,
+                         "partition %" PRId32 ": offsets %" PRId64 "..%" PRId64
+                         " were deleted (retention) while reading",
+                         m->partition, next_offset[m->partition], m->offset - 1);
+                }
+                next_offset[m->partition] = m->offset + 1;
             }
             st.records++;
             last_progress_ms = now_ms();
@@ -967,12 +1064,17 @@ int main(int argc, char **argv)
 
 cleanup:
     free(at_eof);
+    free(next_offset);
     if (rk != NULL) {
         rd_kafka_consumer_close(rk);
         rd_kafka_destroy(rk);
     }
     if (st.out != NULL && st.out != stdout && fclose(st.out) != 0) {
         fprintf(stderr, "kafka_verify: %s: %s\n", opts.out_path, strerror(errno));
+        rc = 2;
+    }
+    if (st.ids_out != NULL && fclose(st.ids_out) != 0) {
+        fprintf(stderr, "kafka_verify: %s: %s\n", opts.ids_path, strerror(errno));
         rc = 2;
     }
     for (size_t i = 0; i < st.n_error_msgs; i++) {
