@@ -15,6 +15,7 @@
 #include "admin.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
+#include "linerate/spool.h"
 
 struct admin_conn {
     struct lr_cp_ev ev;
@@ -116,6 +117,68 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
                 (unsigned long long)lr_stat_get(&os->records_failed));
         family(f, "linerate_kafka_connected", "gauge", "1 once a Kafka broker has answered.");
         fprintf(f, "linerate_kafka_connected %d\n", lr_cp_kafka_connected(st->kafka) ? 1 : 0);
+        static const char *const states[] = { "connected", "backing_off", "open" };
+        family(f, "linerate_kafka_state", "gauge",
+               "The producer's state: connected, backing_off (deliveries failing, retrying), open "
+               "(circuit open: every broker down).");
+        for (int i = 0; i < 3; i++)
+            fprintf(f, "linerate_kafka_state{state=\"%s\"} %d\n", states[i],
+                    lr_cp_kafka_state(st->kafka) == i ? 1 : 0);
+        family(f, "linerate_kafka_producer_restarts_total", "counter",
+               "Producers replaced after a fatal error (the spool was replayed).");
+        fprintf(f, "linerate_kafka_producer_restarts_total %llu\n",
+                (unsigned long long)lr_cp_kafka_restarts(st->kafka));
+        family(f, "linerate_kafka_records_retried_total", "counter",
+               "Kafka records produced again after a retryable delivery error.");
+        fprintf(f, "linerate_kafka_records_retried_total %llu\n",
+                (unsigned long long)lr_stat_get(&os->retried));
+    }
+    if (st->spools) {
+#define PER_SPOOL(metric, type, help, expr)                     \
+    do {                                                        \
+        family(f, metric, type, help);                          \
+        for (uint32_t i = 0; i < st->n_spools; i++)             \
+            fprintf(f, "%s{worker=\"%u\"} %llu\n", metric, i,   \
+                    (unsigned long long)(expr(st->spools[i]))); \
+    } while (0)
+        PER_SPOOL("linerate_spool_bytes", "gauge", "Bytes in the worker's spool segment files.",
+                  lr_cp_spool_used_bytes);
+        PER_SPOOL("linerate_spool_segments", "gauge", "Segment files in the worker's spool.",
+                  lr_cp_spool_segments);
+        PER_SPOOL("linerate_spool_written_seq", "gauge",
+                  "Sequence number of the last record written.", lr_cp_spool_written_seq);
+        PER_SPOOL("linerate_spool_durable_seq", "gauge",
+                  "Every record up to this sequence number is on disk (fdatasync).",
+                  lr_cp_spool_durable_seq);
+        PER_SPOOL("linerate_spool_delivered_seq", "gauge",
+                  "Every record below this sequence number is in Kafka.",
+                  lr_cp_spool_delivered_below);
+        PER_SPOOL("linerate_spool_fsyncs_total", "counter", "Group commits (fdatasync calls).",
+                  lr_cp_spool_fsyncs);
+        PER_SPOOL("linerate_spool_read_errors_total", "counter",
+                  "Records found damaged when read back for Kafka.", lr_cp_spool_read_errors);
+#undef PER_SPOOL
+        static const char *const modes[2] = { "spool", "kafka" };
+        family(f, "linerate_ack_latency_seconds", "histogram",
+               "From a request's records written to the spool to its answer being released: "
+               "fdatasync (mode=spool) or Kafka's acknowledgement (mode=kafka).");
+        for (int m = 0; m < 2; m++) {
+            uint64_t cum = 0;
+            for (int b = 0; b < LR_LAT_BUCKETS; b++) {
+                for (uint32_t i = 0; i < nw; i++)
+                    cum +=
+                        lr_stat_get(&lr_dp_workers_info(st->workers, i)->stats->ack_latency[m][b]);
+                if (b == LR_LAT_BUCKETS - 1)
+                    fprintf(f,
+                            "linerate_ack_latency_seconds_bucket{mode=\"%s\",le=\"+Inf\"} %llu\n",
+                            modes[m], (unsigned long long)cum);
+                else
+                    fprintf(f, "linerate_ack_latency_seconds_bucket{mode=\"%s\",le=\"%g\"} %llu\n",
+                            modes[m], (double)(1ull << b) / 1e6, (unsigned long long)cum);
+            }
+            fprintf(f, "linerate_ack_latency_seconds_count{mode=\"%s\"} %llu\n", modes[m],
+                    (unsigned long long)cum);
+        }
     }
 
 #define PER_WORKER(metric, type, help, expr)                                                       \
@@ -153,8 +216,16 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     PER_WORKER("linerate_worker_bad_requests_total", "counter", "Requests answered 4xx.",
                lr_stat_get(&ws->bad_requests));
     PER_WORKER("linerate_worker_overloaded_total", "counter",
-               "Requests answered 503 because the output queue was full.",
+               "Requests refused with a retryable error: output queue or spool full, or out of "
+               "memory.",
                lr_stat_get(&ws->overloaded));
+    PER_WORKER("linerate_worker_spool_full_total", "counter",
+               "Requests refused (retryable) because the spool was at its high watermark.",
+               lr_stat_get(&ws->spool_full));
+    PER_WORKER("linerate_worker_spool_errors_total", "counter",
+               "Requests refused (retryable) because the spool write failed (disk full, I/O "
+               "error).",
+               lr_stat_get(&ws->spool_errors));
     PER_WORKER("linerate_worker_connections_accepted_total", "counter", "TCP connections accepted.",
                lr_stat_get(&ws->conns_accepted));
     PER_WORKER("linerate_worker_connections_open", "gauge", "TCP connections open.",

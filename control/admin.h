@@ -18,7 +18,9 @@ struct lr_cp_state {
     const struct lr_config *cfg;
     struct lr_dp_workers *workers;
     struct lr_cp_kafka *kafka;
-    _Atomic bool ready; /* accepting OTLP traffic (false while draining) */
+    struct lr_cp_spool **spools; /* NULL when every receiver acknowledges from memory */
+    uint32_t n_spools;           /* one per worker, then any left by an earlier run */
+    _Atomic bool ready;          /* accepting OTLP traffic (false while draining) */
     uint64_t start_ns;
 };
 

@@ -1,9 +1,12 @@
 /* linerate: start-up, the control thread's loop, shutdown.
  *
  * Order: configuration (defaults → file → flags → finalize) → workers (listeners bound, so a port
- * in use fails before anything else starts) → Kafka output (embedded broker when none is
- * configured) → admin endpoint → the start-up block → status lines until SIGTERM/SIGINT →
- * drain: stop accepting, finish requests in flight, flush Kafka, exit 0. */
+ * in use fails before anything else starts) → the spools (recovered: a torn tail is cut, what
+ * Kafka does not have yet is replayed) → Kafka output (embedded broker when none is configured)
+ * → workers running → admin endpoint → the start-up block → status lines until SIGTERM/SIGINT →
+ * drain: stop accepting, finish requests in flight, fdatasync the spools, flush Kafka (what it
+ * does not take stays in the spool for the next start), exit 0. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -18,6 +21,7 @@
 #include "admin.h"
 #include "kafka.h"
 #include "linerate/config.h"
+#include "linerate/spool.h"
 #include "linerate/workers.h"
 
 #ifndef LR_VERSION
@@ -155,6 +159,76 @@ static void print_status(const struct totals *now, const struct totals *prev, do
     fflush(stdout);
 }
 
+#define MAX_SPOOLS 1024
+
+/* Folders DIR/w<N> a previous run left: a run with more workers than this one leaves spools
+ * that no worker writes to any more but that must still be replayed. Returns 1 + the highest N
+ * found (0 when none). */
+static uint32_t spool_folders(const char *dir)
+{
+    DIR *d = opendir(dir);
+    uint32_t n = 0;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        if (e->d_name[0] != 'w')
+            continue;
+        unsigned long i = strtoul(e->d_name + 1, &end, 10);
+        if (end != e->d_name + 1 && *end == 0 && i < MAX_SPOOLS && i + 1 > n)
+            n = (uint32_t)i + 1;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Opens the workers' spools (and any extra ones left by an earlier run), recovering each.
+ * Returns the count, or -1 with the error printed. */
+static int open_spools(const struct lr_config *cfg, struct lr_dp_workers *ws,
+                       struct lr_cp_spool **spools, struct lr_cp_spool_recovery *total, char *dir,
+                       size_t dirlen)
+{
+    char err[512];
+    if (cfg->spool.dir[0])
+        snprintf(dir, dirlen, "%s", cfg->spool.dir);
+    else
+        snprintf(dir, dirlen, "%s/spool", cfg->service.run_dir);
+    uint32_t nw = lr_dp_workers_count(ws), n = spool_folders(dir);
+    if (n < nw)
+        n = nw;
+    memset(total, 0, sizeof(*total));
+    uint64_t share = cfg->spool.max_bytes / nw;
+    for (uint32_t i = 0; i < n; i++) {
+        struct lr_cp_spool_opts o = {
+            .dir = dir,
+            .worker = i,
+            .segment_bytes = cfg->spool.segment_bytes,
+            .commit_interval_us = cfg->spool.commit_interval_us,
+            .high_bytes = share / 100 * cfg->spool.high_watermark_pct,
+            .low_bytes = share / 100 * cfg->spool.low_watermark_pct,
+            .notify_fd = i < nw ? lr_dp_workers_info(ws, i)->notify_fd : -1,
+        };
+        struct lr_cp_spool_recovery r;
+        if (lr_cp_spool_open(&o, &spools[i], &r, err, sizeof(err)) < 0) {
+            fprintf(stderr, "linerate: spool: %s\n", err);
+            for (uint32_t j = 0; j < i; j++)
+                lr_cp_spool_close(spools[j]);
+            return -1;
+        }
+        total->segments += r.segments;
+        total->records += r.records;
+        total->bytes += r.bytes;
+        total->pending += r.pending;
+        total->damaged += r.damaged;
+        total->cut_bytes += r.cut_bytes;
+        if (r.damaged)
+            fprintf(stderr, "linerate: spool w%u: damaged: %s (%llu bytes cut)\n", i, r.damage,
+                    (unsigned long long)r.cut_bytes);
+    }
+    return (int)n;
+}
+
 int main(int argc, char **argv)
 {
     static struct lr_config cfg;
@@ -198,17 +272,39 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    st.workers = lr_dp_workers_start(&cfg, err, sizeof(err));
+    st.workers = lr_dp_workers_new(&cfg, err, sizeof(err));
     if (!st.workers) {
         fprintf(stderr, "linerate: %s\n", err);
         goto out;
     }
     uint32_t nw = lr_dp_workers_count(st.workers);
-    struct lr_ring *rings[1024];
-    for (uint32_t i = 0; i < nw && i < 1024; i++)
+    if (nw > MAX_SPOOLS) {
+        fprintf(stderr, "linerate: workers.cores: at most %d workers\n", MAX_SPOOLS);
+        goto out;
+    }
+    static struct lr_ring *rings[MAX_SPOOLS];
+    static int notify_fds[MAX_SPOOLS];
+    static struct lr_cp_spool *spools[MAX_SPOOLS];
+    for (uint32_t i = 0; i < nw; i++) {
         rings[i] = lr_dp_workers_info(st.workers, i)->ring;
-    st.kafka = lr_cp_kafka_start(&cfg, rings, nw, err, sizeof(err));
+        notify_fds[i] = lr_dp_workers_info(st.workers, i)->notify_fd;
+    }
+    struct lr_cp_spool_recovery rec = { 0 };
+    char spool_dir[LR_CFG_PATH_MAX + 16] = "";
+    if (cfg.http.ack != LR_ACK_MEMORY || cfg.grpc.ack != LR_ACK_MEMORY) {
+        int n = open_spools(&cfg, st.workers, spools, &rec, spool_dir, sizeof(spool_dir));
+        if (n < 0)
+            goto out;
+        st.spools = spools;
+        st.n_spools = (uint32_t)n;
+    }
+    st.kafka =
+        lr_cp_kafka_start(&cfg, rings, nw, st.spools, st.n_spools, notify_fds, err, sizeof(err));
     if (!st.kafka) {
+        fprintf(stderr, "linerate: %s\n", err);
+        goto out;
+    }
+    if (lr_dp_workers_run(st.workers, st.spools, err, sizeof(err)) < 0) {
         fprintf(stderr, "linerate: %s\n", err);
         goto out;
     }
@@ -224,6 +320,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "linerate: cannot write to %s: %s\n", cfg.service.run_dir, strerror(errno));
     atomic_store(&st.ready, true);
     print_banner(&cfg, &st);
+    if (st.spools)
+        printf("  spool       %s: %u worker folders, %u segments, %llu bytes; replaying %llu "
+               "records; %u damaged segments (%llu bytes cut)\n",
+               spool_dir, st.n_spools, rec.segments, (unsigned long long)rec.bytes,
+               (unsigned long long)rec.pending, rec.damaged, (unsigned long long)rec.cut_bytes);
+    else
+        printf("  spool       off (every receiver acknowledges from memory)\n");
+    fflush(stdout);
 
     struct totals prev, cur;
     totals_read(&st, &prev);
@@ -253,18 +357,28 @@ int main(int argc, char **argv)
     atomic_store(&st.ready, false);
     lr_dp_workers_stop(st.workers, cfg.service.shutdown_grace_ms);
     uint64_t left = lr_cp_kafka_stop(st.kafka, cfg.kafka.flush_timeout_ms);
+    uint64_t spooled = 0;
+    for (uint32_t i = 0; i < st.n_spools; i++) {
+        uint64_t w = lr_cp_spool_written_seq(st.spools[i]);
+        uint64_t d = lr_cp_spool_delivered_below(st.spools[i]);
+        if (w + 1 > d)
+            spooled += w + 1 - d;
+    }
     totals_read(&st, &cur);
     printf("linerate: stopped: accepted spans %llu points %llu logs %llu; sent spans %llu points "
-           "%llu logs %llu; failed %llu; unflushed records %llu\n",
+           "%llu logs %llu; failed %llu; unflushed records %llu; left in the spool for the next "
+           "start %llu\n",
            (unsigned long long)cur.accepted[0], (unsigned long long)cur.accepted[1],
            (unsigned long long)cur.accepted[2], (unsigned long long)cur.sent[0],
            (unsigned long long)cur.sent[1], (unsigned long long)cur.sent[2],
-           (unsigned long long)cur.failed, (unsigned long long)left);
+           (unsigned long long)cur.failed, (unsigned long long)left, (unsigned long long)spooled);
     fflush(stdout);
     rc = 0;
 out:
     lr_cp_admin_free(admin);
     lr_cp_kafka_free(st.kafka);
+    for (uint32_t i = 0; i < st.n_spools; i++)
+        lr_cp_spool_close(st.spools[i]);
     lr_dp_workers_free(st.workers);
     if (sig.fd >= 0)
         close(sig.fd);

@@ -89,12 +89,19 @@ int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, s
     x->ring = ring;
     x->stats = stats;
     x->worker = worker;
+    x->ack = LR_ACK_MEMORY;
+    /* Room for the record's key and Kafka's per-record and per-batch framing under
+     * message.max.bytes, which librdkafka checks against the whole record. */
+    x->max_record = cfg->kafka.max_message_bytes > 1024 ? cfg->kafka.max_message_bytes - 512 : 512;
     if (view_alloc(&x->view, VIEW_INITIAL_ITEMS, VIEW_INITIAL_ITEMS / 4, VIEW_INITIAL_ITEMS / 8) <
         0)
         goto fail;
-    x->batch_cap = 256;
-    x->batch = malloc(sizeof(*x->batch) * x->batch_cap);
-    if (!x->batch)
+    x->recs_cap = 256;
+    x->recs = malloc(sizeof(*x->recs) * x->recs_cap);
+    x->spool_recs = malloc(sizeof(*x->spool_recs) * x->recs_cap);
+    x->arena_cap = 64 * 1024;
+    x->arena = malloc(x->arena_cap);
+    if (!x->recs || !x->spool_recs || !x->arena)
         goto fail;
     return 0;
 fail:
@@ -106,9 +113,9 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x)
 {
     if (!x)
         return;
-    for (size_t i = 0; i < x->n_batch; i++)
-        lr_msg_free(x->batch[i]);
-    free(x->batch);
+    free(x->recs);
+    free(x->spool_recs);
+    free(x->arena);
     free(x->view.items);
     free(x->view.scopes);
     free(x->view.resources);
@@ -224,30 +231,144 @@ static void key_hex(char out[32], const uint8_t id[16])
     }
 }
 
+/* Copies one record's value into the arena and lists it. */
+static int rec_add(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *key16,
+                   uint64_t n_items, const uint8_t *value, size_t len)
+{
+    if (x->n_recs == x->recs_cap) {
+        size_t cap = x->recs_cap * 2;
+        struct lr_dp_rec *r = realloc(x->recs, sizeof(*r) * cap);
+        if (!r)
+            return -ENOMEM;
+        x->recs = r;
+        struct lr_cp_spool_rec *sr = realloc(x->spool_recs, sizeof(*sr) * cap);
+        if (!sr)
+            return -ENOMEM;
+        x->spool_recs = sr;
+        x->recs_cap = cap;
+    }
+    if (x->arena_len + len > x->arena_cap) {
+        size_t cap = x->arena_cap;
+        while (cap < x->arena_len + len)
+            cap *= 2;
+        uint8_t *a = realloc(x->arena, cap);
+        if (!a)
+            return -ENOMEM;
+        x->arena = a;
+        x->arena_cap = cap;
+    }
+    struct lr_dp_rec *r = &x->recs[x->n_recs++];
+    memcpy(x->arena + x->arena_len, value, len);
+    r->signal = sig;
+    r->n_items = n_items;
+    r->off = x->arena_len;
+    r->len = len;
+    r->key_len = 0;
+    if (key16) {
+        key_hex(r->key, key16);
+        r->key_len = 32;
+    }
+    x->arena_len += len;
+    return 0;
+}
+
+static uint64_t items_of(const struct lr_otlp_view *v, enum lr_signal sig)
+{
+    return sig == LR_SIG_TRACES    ? v->n_spans
+           : sig == LR_SIG_METRICS ? v->n_points
+                                   : v->n_log_records;
+}
+
+static uint64_t count_items(enum lr_signal sig, const uint8_t *p, size_t len)
+{
+    struct lr_otlp_view v = { 0 };
+    lr_dp_otlp_walk(sig, p, len, &v);
+    return items_of(&v, sig);
+}
+
+/* A tag or length varint of a message the walker already validated. */
+static size_t get_varint(const uint8_t *p, size_t len, uint64_t *v)
+{
+    *v = 0;
+    for (size_t i = 0; i < len && i < 10; i++) {
+        *v |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80))
+            return i + 1;
+    }
+    return 0;
+}
+
+/* A record larger than Kafka takes: an Export*ServiceRequest is a list of top-level
+ * Resource{Spans,Metrics,Logs} fields, and any run of them is a valid request by itself, so the
+ * record is cut between resources into pieces that fit. A single resource larger than the limit
+ * cannot be cut further without re-encoding it: its items are rejected (partial success). */
+static int rec_add_split(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *key16,
+                         const uint8_t *p, size_t len)
+{
+    size_t group = 0, off = 0;
+    while (off < len) {
+        uint64_t tag, flen = 0;
+        size_t n = get_varint(p + off, len - off, &tag), end;
+        if (n == 0)
+            return -EINVAL;
+        switch (tag & 7) {
+        case 0: {
+            uint64_t v;
+            size_t m = get_varint(p + off + n, len - off - n, &v);
+            if (m == 0)
+                return -EINVAL;
+            end = off + n + m;
+            break;
+        }
+        case 1:
+            end = off + n + 8;
+            break;
+        case 5:
+            end = off + n + 4;
+            break;
+        case 2: {
+            size_t m = get_varint(p + off + n, len - off - n, &flen);
+            if (m == 0 || flen > len - off - n - m)
+                return -EINVAL;
+            end = off + n + m + (size_t)flen;
+            break;
+        }
+        default:
+            return -EINVAL;
+        }
+        if (end > len)
+            return -EINVAL;
+        if (end - off > x->max_record) {
+            /* This resource alone is too large: flush what was gathered, reject it. */
+            if (off > group) {
+                int rc = rec_add(x, sig, key16, count_items(sig, p + group, off - group), p + group,
+                                 off - group);
+                if (rc < 0)
+                    return rc;
+            }
+            x->rejected_big += count_items(sig, p + off, end - off);
+            group = end;
+        } else if (end - group > x->max_record) {
+            int rc = rec_add(x, sig, key16, count_items(sig, p + group, off - group), p + group,
+                             off - group);
+            if (rc < 0)
+                return rc;
+            group = off;
+        }
+        off = end;
+    }
+    if (len > group)
+        return rec_add(x, sig, key16, count_items(sig, p + group, len - group), p + group,
+                       len - group);
+    return 0;
+}
+
 static int batch_add(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *key16,
                      uint64_t n_items, const uint8_t *value, size_t len)
 {
-    if (x->n_batch == x->batch_cap) {
-        size_t cap = x->batch_cap * 2;
-        struct lr_msg **b = realloc(x->batch, sizeof(*b) * cap);
-        if (!b)
-            return -ENOMEM;
-        x->batch = b;
-        x->batch_cap = cap;
-    }
-    struct lr_msg *m = lr_msg_new(len);
-    if (!m)
-        return -ENOMEM;
-    memcpy(m->value, value, len);
-    m->signal = sig;
-    m->worker = x->worker;
-    m->n_items = n_items;
-    if (key16) {
-        key_hex(m->key, key16);
-        m->key_len = 32;
-    }
-    x->batch[x->n_batch++] = m;
-    return 0;
+    if (len > x->max_record)
+        return rec_add_split(x, sig, key16, value, len);
+    return rec_add(x, sig, key16, n_items, value, len);
 }
 
 static int emit_trace(void *ctx, const uint8_t trace_id[16], uint64_t n_spans, const uint8_t *value,
@@ -264,18 +385,87 @@ static int emit_trace(void *ctx, const uint8_t trace_id[16], uint64_t n_spans, c
     return batch_add(x, LR_SIG_TRACES, trace_id, n_spans, value, len);
 }
 
-static void batch_drop(struct lr_dp_otlp_ctx *x)
+static void batch_reset(struct lr_dp_otlp_ctx *x)
 {
-    for (size_t i = 0; i < x->n_batch; i++)
-        lr_msg_free(x->batch[i]);
-    x->n_batch = 0;
+    x->n_recs = 0;
+    x->arena_len = 0;
+    /* A huge request grew the arena: give the memory back rather than keep it per worker. */
+    if (x->arena_cap > 16u << 20) {
+        uint8_t *a = realloc(x->arena, 64 * 1024);
+        if (a) {
+            x->arena = a;
+            x->arena_cap = 64 * 1024;
+        }
+    }
 }
 
-static uint64_t items_of(const struct lr_otlp_view *v, enum lr_signal sig)
+/* Memory mode: every record of the request goes to the ring as an owned message, or none. */
+static int queue_memory(struct lr_dp_otlp_ctx *x, const char **why)
 {
-    return sig == LR_SIG_TRACES    ? v->n_spans
-           : sig == LR_SIG_METRICS ? v->n_points
-                                   : v->n_log_records;
+    /* The ring has one producer (us), so the free room seen here can only grow until we push. */
+    size_t room = x->ring->mask + 1 - lr_ring_count(x->ring);
+    if (x->n_recs > room) {
+        *why = "output queue full (Kafka is behind); retry later";
+        return LR_E_OVERLOADED;
+    }
+    struct lr_msg *ms[64];
+    for (size_t i = 0; i < x->n_recs;) {
+        size_t k = 0;
+        for (; k < 64 && i + k < x->n_recs; k++) {
+            const struct lr_dp_rec *r = &x->recs[i + k];
+            struct lr_msg *m = lr_msg_new(r->len);
+            if (!m) {
+                while (k > 0)
+                    lr_msg_free(ms[--k]);
+                *why = "out of memory; retry later";
+                /* Records already pushed stay queued: a duplicate after the client retries is
+                 * allowed (at-least-once), a loss is not. */
+                return LR_E_OVERLOADED;
+            }
+            memcpy(m->value, x->arena + r->off, r->len);
+            m->signal = r->signal;
+            m->worker = x->worker;
+            m->n_items = r->n_items;
+            m->key_len = r->key_len;
+            memcpy(m->key, r->key, r->key_len);
+            ms[k] = m;
+        }
+        for (size_t j = 0; j < k; j++)
+            lr_ring_push(x->ring, ms[j]);
+        i += k;
+    }
+    return 0;
+}
+
+/* Spool and Kafka modes: every record of the request is appended to the spool in one write, or
+ * none; the worker holds the answer until the spool (or Kafka) has it. */
+static int queue_spool(struct lr_dp_otlp_ctx *x, const char **why)
+{
+    if (lr_cp_spool_full(x->spool)) {
+        lr_stat_add(&x->stats->spool_full, 1);
+        *why = "spool at its high watermark (Kafka is behind); retry later";
+        return LR_E_OVERLOADED;
+    }
+    if (x->n_recs == 0)
+        return 0;
+    for (size_t i = 0; i < x->n_recs; i++) {
+        const struct lr_dp_rec *r = &x->recs[i];
+        x->spool_recs[i] = (struct lr_cp_spool_rec){ .signal = r->signal,
+                                                     .key_len = r->key_len,
+                                                     .key = r->key,
+                                                     .n_items = r->n_items,
+                                                     .value = x->arena + r->off,
+                                                     .len = r->len };
+    }
+    uint64_t last;
+    int rc = lr_cp_spool_append(x->spool, x->spool_recs, x->n_recs, &last);
+    if (rc < 0) {
+        lr_stat_add(&x->stats->spool_errors, 1);
+        *why = rc == -ENOSPC ? "spool disk full; retry later" : "spool write failed; retry later";
+        return LR_E_OVERLOADED;
+    }
+    x->appended_seq = last;
+    return 0;
 }
 
 /* Walks the body. Only the per-trace split needs the spans recorded: every other request is
@@ -315,7 +505,7 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
     o->err = 0;
     o->items = o->rejected = 0;
     o->msg[0] = 0;
-    x->rejected = 0;
+    x->rejected = x->rejected_big = 0;
     int rc = walk(x, sig, p, len);
     if (rc == LR_E_MALFORMED) {
         snprintf(o->msg, sizeof(o->msg), "%s is malformed at byte %u: %s", request_names[sig],
@@ -331,31 +521,42 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
         else if (len > 0 || o->items > 0)
             rc = batch_add(x, sig, NULL, o->items, p, len);
     }
-    /* All records of a request are queued, or none: the ring has one producer (us), so the free
-     * room seen here can only grow until we push. */
-    size_t room = x->ring->mask + 1 - lr_ring_count(x->ring);
-    if (rc < 0 || x->n_batch > room) {
-        batch_drop(x);
+    const char *why = "out of memory; retry later";
+    if (rc >= 0)
+        rc = x->spool && x->ack != LR_ACK_MEMORY ? queue_spool(x, &why) : queue_memory(x, &why);
+    if (rc < 0) {
+        batch_reset(x);
         lr_stat_add(&x->stats->refused[tr][sig], o->items);
         lr_stat_add(&x->stats->overloaded, 1);
-        snprintf(o->msg, sizeof(o->msg), "%s",
-                 rc < 0 ? "out of memory; retry later"
-                        : "output queue full (Kafka is behind); retry later");
+        snprintf(o->msg, sizeof(o->msg), "%s", why);
         o->err = LR_E_OVERLOADED;
         return;
     }
-    for (size_t i = 0; i < x->n_batch; i++)
-        lr_ring_push(x->ring, x->batch[i]);
-    lr_stat_add(&x->stats->records[sig], x->n_batch);
-    x->n_batch = 0;
-    o->rejected = x->rejected;
+    lr_stat_add(&x->stats->records[sig], x->n_recs);
+    batch_reset(x);
+    o->rejected = x->rejected + x->rejected_big;
     lr_stat_add(&x->stats->requests[tr][sig], 1);
     lr_stat_add(&x->stats->accepted[tr][sig], o->items - o->rejected);
     if (o->rejected) {
         lr_stat_add(&x->stats->refused[tr][sig], o->rejected);
-        snprintf(o->msg, sizeof(o->msg),
-                 "%llu of %llu %s rejected: trace_id must be 16 bytes and not all zero",
-                 (unsigned long long)o->rejected, (unsigned long long)o->items, item_names[sig]);
+        if (x->rejected_big && x->rejected)
+            snprintf(o->msg, sizeof(o->msg),
+                     "%llu of %llu %s rejected: %llu without a valid trace_id (16 bytes, not all "
+                     "zero), %llu in a resource larger than the Kafka record limit (%llu bytes)",
+                     (unsigned long long)o->rejected, (unsigned long long)o->items, item_names[sig],
+                     (unsigned long long)x->rejected, (unsigned long long)x->rejected_big,
+                     (unsigned long long)x->max_record);
+        else if (x->rejected_big)
+            snprintf(o->msg, sizeof(o->msg),
+                     "%llu of %llu %s rejected: their resource is larger than the Kafka record "
+                     "limit (%llu bytes; exporters.kafka.max_message_bytes)",
+                     (unsigned long long)o->rejected, (unsigned long long)o->items, item_names[sig],
+                     (unsigned long long)x->max_record);
+        else
+            snprintf(o->msg, sizeof(o->msg),
+                     "%llu of %llu %s rejected: trace_id must be 16 bytes and not all zero",
+                     (unsigned long long)o->rejected, (unsigned long long)o->items,
+                     item_names[sig]);
     }
 }
 

@@ -16,19 +16,37 @@
 #include "linerate/msg.h"
 #include "linerate/otlp.h"
 #include "linerate/ring.h"
+#include "linerate/spool.h"
 #include "linerate/stats.h"
 #include "otlp_json.h"
+
+/* One Kafka record of the request being answered; its bytes are in the context's arena. */
+struct lr_dp_rec {
+    enum lr_signal signal;
+    uint8_t key_len; /* 0 or 32 */
+    char key[32];
+    uint64_t n_items;
+    size_t off, len; /* in the arena */
+};
 
 struct lr_dp_otlp_ctx {
     const struct lr_config *cfg;   /* borrowed */
     struct lr_ring *ring;          /* borrowed; this worker is its only producer */
     struct lr_worker_stats *stats; /* borrowed */
     uint32_t worker;
+    struct lr_cp_spool *spool; /* borrowed; this worker is its only writer; NULL: memory only */
+    enum lr_ack_mode ack;      /* the mode of the connection being served (set by the worker) */
+    uint64_t appended_seq;     /* seq of the last record appended to the spool (0: none) */
+    size_t max_record;         /* largest record value (exporters.kafka.max_message_bytes) */
 
-    struct lr_otlp_view view; /* arrays owned, grown when a request does not fit */
-    struct lr_msg **batch;    /* records of the request being answered (owned until pushed) */
-    size_t n_batch, batch_cap;
-    uint64_t rejected;          /* items of the current request that failed validation */
+    struct lr_otlp_view view;           /* arrays owned, grown when a request does not fit */
+    struct lr_dp_rec *recs;             /* records of the request being answered */
+    struct lr_cp_spool_rec *spool_recs; /* the same, as the spool takes them (recs_cap) */
+    size_t n_recs, recs_cap;
+    uint8_t *arena; /* their bytes (owned, reused per request) */
+    size_t arena_len, arena_cap;
+    uint64_t rejected;          /* items of the current request rejected: invalid trace id ... */
+    uint64_t rejected_big;      /* ... or in a resource larger than max_record */
     struct lr_dp_json_out json; /* JSON bodies transcoded to protobuf (reused) */
     uint8_t resp[2048];         /* answer-body scratch (the engines copy it) */
     uint8_t details[512];       /* grpc-status-details-bin scratch */

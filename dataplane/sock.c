@@ -26,6 +26,7 @@
 #include "linerate/error.h"
 #include "linerate/h2.h"
 #include "linerate/http1.h"
+#include "linerate/spool.h"
 #include "linerate/workers.h"
 #include "otlp_http.h"
 
@@ -52,6 +53,13 @@ struct conn {
     struct conn *prev, *next;
     bool want_out;  /* EPOLLOUT registered */
     bool paused_in; /* EPOLLIN removed while output is backed up */
+    /* Acknowledgement: in spool and kafka modes the answers of this connection are held (its
+     * output is not sent) until the spool made record `hold_seq` durable, or Kafka has it. */
+    enum lr_ack_mode ack;
+    uint64_t hold_seq; /* 0: nothing held */
+    uint64_t hold_ns;  /* when the oldest held answer was made */
+    struct conn *hprev, *hnext;
+    bool in_held; /* on the worker's held list */
 };
 
 struct worker {
@@ -70,7 +78,10 @@ struct worker {
     struct lr_worker_stats stats;
     struct lr_dp_worker_info info;
     struct conn *conns; /* doubly linked list */
-    uint8_t *rx;        /* RX_BUF_BYTES from the worker's NUMA node */
+    struct conn *held;  /* connections with answers held for the spool or Kafka */
+    int notefd;         /* eventfd: the spool's watermarks advanced */
+    struct lr_cp_spool *spool;
+    uint8_t *rx; /* RX_BUF_BYTES from the worker's NUMA node */
     bool numa_rx;
 };
 
@@ -196,12 +207,57 @@ static struct lr_slice c_output(struct conn *c)
     return lr_slice_make(NULL, 0);
 }
 
-static void c_consumed(struct conn *c, size_t n, uint64_t t)
+static void held_add(struct worker *w, struct conn *c)
 {
+    if (c->in_held)
+        return;
+    c->in_held = true;
+    c->hprev = NULL;
+    c->hnext = w->held;
+    if (w->held)
+        w->held->hprev = c;
+    w->held = c;
+}
+
+static void held_remove(struct worker *w, struct conn *c)
+{
+    if (!c->in_held)
+        return;
+    c->in_held = false;
+    if (c->hprev)
+        c->hprev->hnext = c->hnext;
+    else
+        w->held = c->hnext;
+    if (c->hnext)
+        c->hnext->hprev = c->hprev;
+}
+
+/* Around an engine call that may answer requests (and so append to the spool) on behalf of `c`:
+ * the handler learns the connection's ack mode, and what it appended becomes the hold. */
+static uint64_t engine_begin(struct worker *w, struct conn *c)
+{
+    w->otlp.ack = c->ack;
+    return w->otlp.appended_seq;
+}
+
+static void engine_end(struct worker *w, struct conn *c, uint64_t before, uint64_t t)
+{
+    if (w->otlp.appended_seq == before)
+        return;
+    c->hold_seq = w->otlp.appended_seq;
+    if (!c->hold_ns)
+        c->hold_ns = t;
+    held_add(w, c);
+}
+
+static void c_consumed(struct worker *w, struct conn *c, size_t n, uint64_t t)
+{
+    uint64_t before = engine_begin(w, c);
     if (c->proto == P_H1)
         lr_http1_conn_output_consumed(c->h, n);
     else if (c->proto == P_H2)
         lr_h2_conn_output_consumed(c->h2, n, t);
+    engine_end(w, c, before, t);
 }
 
 static bool c_closing(const struct conn *c)
@@ -247,6 +303,7 @@ static bool start_h2(struct worker *w, struct conn *c, uint64_t t)
 {
     c->h2 = lr_h2_conn_new(&w->h2_limits, &w->h2_handler, t);
     c->proto = P_H2;
+    c->ack = w->spool ? (enum lr_ack_mode)w->cfg->grpc.ack : LR_ACK_MEMORY;
     if (!c->h2)
         c->dead = true, c->proto = P_SNIFF;
     return c->h2 != NULL;
@@ -273,6 +330,7 @@ static void c_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
                 return;
             }
             c->proto = P_H1;
+            c->ack = w->spool ? (enum lr_ack_mode)w->cfg->http.ack : LR_ACK_MEMORY;
         }
         /* Replay what was held back, then the rest of this read. */
         if (c->sniff_len)
@@ -283,14 +341,17 @@ static void c_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
         if (n == 0)
             return;
     }
+    uint64_t before = engine_begin(w, c);
     if (c->proto == P_H1)
         lr_http1_conn_feed(c->h, p, n, t);
     else if (c->proto == P_H2)
         lr_h2_conn_feed(c->h2, p, n, t);
+    engine_end(w, c, before, t);
 }
 
 static void conn_close(struct worker *w, struct conn *c)
 {
+    held_remove(w, c);
     epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
     close(c->fd);
     lr_http1_conn_free(c->h);
@@ -317,9 +378,43 @@ static void conn_update_events(struct worker *w, struct conn *c, bool want_out, 
     c->paused_in = pause_in;
 }
 
-/* Sends what the engine queued. Returns false when the connection is gone. */
+static unsigned lat_bucket(uint64_t ns)
+{
+    uint64_t us = ns / 1000;
+    unsigned b = 0;
+    while (us > 0 && b < LR_LAT_BUCKETS - 1) {
+        us >>= 1;
+        b++;
+    }
+    return b;
+}
+
+/* True when the answers held on `c` may go: the spool has the records on disk (spool mode), or
+ * Kafka has them (kafka mode). Records the latency of the release. */
+static bool hold_released(struct worker *w, struct conn *c, uint64_t t)
+{
+    if (c->hold_seq == 0)
+        return true;
+    bool ok = c->ack == LR_ACK_KAFKA ? lr_cp_spool_delivered_below(w->spool) > c->hold_seq
+                                     : lr_cp_spool_durable_seq(w->spool) >= c->hold_seq;
+    if (!ok)
+        return false;
+    lr_stat_add(&w->stats.ack_latency[c->ack == LR_ACK_KAFKA][lat_bucket(t - c->hold_ns)], 1);
+    c->hold_seq = 0;
+    c->hold_ns = 0;
+    held_remove(w, c);
+    return true;
+}
+
+/* Sends what the engine queued, unless its answers are held. Returns false when the connection
+ * is gone. */
 static bool conn_flush(struct worker *w, struct conn *c)
 {
+    if (c->hold_seq && !hold_released(w, c, now_ns())) {
+        /* Keep reading (more requests may join this commit) unless output is backed up. */
+        conn_update_events(w, c, false, c_output(c).len > OUT_HIGH_BYTES);
+        return true;
+    }
     for (;;) {
         struct lr_slice out = c_output(c);
         if (out.len == 0)
@@ -334,9 +429,15 @@ static bool conn_flush(struct worker *w, struct conn *c)
             return false;
         }
         lr_stat_add(&w->stats.bytes_out, (uint64_t)k);
-        c_consumed(c, (size_t)k, now_ns());
+        c_consumed(w, c, (size_t)k, now_ns());
+        if (c->hold_seq)
+            break; /* the engine answered a buffered request: that answer waits */
     }
     size_t left = c_output(c).len;
+    if (c->hold_seq) {
+        conn_update_events(w, c, false, left > OUT_HIGH_BYTES);
+        return true;
+    }
     if (left == 0 && c_closing(c)) {
         conn_close(w, c);
         return false;
@@ -415,7 +516,22 @@ static void tick_all(struct worker *w, uint64_t t)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
+        /* A held connection's output waits for the spool, not for the peer: the engines' send
+         * timeouts must not count that time. */
+        if (c->hold_seq && !hold_released(w, c, t))
+            continue;
         if (c_tick(c, t, w->limits.header_timeout_ns) < 0 || c_closing(c) || c_output(c).len)
+            conn_flush(w, c);
+    }
+}
+
+/* The spool's watermarks advanced: send the answers they release. */
+static void release_held(struct worker *w, uint64_t t)
+{
+    struct conn *c = w->held, *next;
+    for (; c; c = next) {
+        next = c->hnext;
+        if (hold_released(w, c, t))
             conn_flush(w, c);
     }
 }
@@ -469,6 +585,12 @@ static void *worker_main(void *arg)
                 accept_all(w, w->lfd, false);
             } else if (p == &w->gfd) {
                 accept_all(w, w->gfd, true);
+            } else if (p == &w->notefd) {
+                uint64_t v;
+                if (read(w->notefd, &v, sizeof(v)) < 0) {
+                    /* EAGAIN: another wakeup already drained it */
+                }
+                release_held(w, now_ns());
             } else if (p == &w->stopfd) {
                 uint64_t v;
                 if (read(w->stopfd, &v, sizeof(v)) < 0) {
@@ -495,6 +617,8 @@ static void *worker_main(void *arg)
             drain_deadline = t + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;
         }
         if (t >= next_tick || draining) {
+            if (w->held)
+                release_held(w, t);
             tick_all(w, t);
             next_tick = t + TICK_MS * 1000000ull;
         }
@@ -511,15 +635,19 @@ static void *worker_main(void *arg)
                     if (!conn_flush(w, c))
                         continue;
                 }
-                if (c_output(c).len == 0 && c_idle(c))
+                if (c->hold_seq == 0 && c_output(c).len == 0 && c_idle(c))
                     conn_close(w, c);
             }
             if (!w->conns || t >= drain_deadline)
                 break;
         }
     }
+    /* Past the grace period, held answers are not sent: their records are in the spool (written,
+     * and made durable just below) and the clients, unanswered, send them again. */
     while (w->conns)
         conn_close(w, w->conns);
+    if (w->spool)
+        lr_cp_spool_sync(w->spool);
     return NULL;
 }
 
@@ -537,6 +665,8 @@ static void worker_free(struct worker *w)
         close(w->epfd);
     if (w->stopfd >= 0)
         close(w->stopfd);
+    if (w->notefd >= 0)
+        close(w->notefd);
     lr_dp_otlp_ctx_fini(&w->otlp);
     if (w->info.ring) {
         struct lr_msg *m;
@@ -551,7 +681,7 @@ static void worker_free(struct worker *w)
     free(w);
 }
 
-struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *errstr, size_t errlen)
+struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errstr, size_t errlen)
 {
     static int cpus[CPU_SETSIZE];
     struct lr_dp_workers *ws = calloc(1, sizeof(*ws));
@@ -585,7 +715,7 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
         w->numa_node = numa ? numa_node_of_cpu(cpus[i]) : 0;
         if (w->numa_node < 0)
             w->numa_node = 0;
-        w->lfd = w->gfd = w->epfd = w->stopfd = -1;
+        w->lfd = w->gfd = w->epfd = w->stopfd = w->notefd = -1;
         w->cfg = cfg;
         w->all = ws;
         w->limits = (struct lr_http1_limits){
@@ -627,33 +757,47 @@ struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *err
             goto fail;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (w->epfd < 0 || w->stopfd < 0) {
+        w->notefd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        w->info.notify_fd = w->notefd;
+        if (w->epfd < 0 || w->stopfd < 0 || w->notefd < 0) {
             snprintf(errstr, errlen, "epoll/eventfd: %s", strerror(errno));
             goto fail;
         }
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w->lfd };
         struct epoll_event evg = { .events = EPOLLIN, .data.ptr = &w->gfd };
         struct epoll_event evs = { .events = EPOLLIN, .data.ptr = &w->stopfd };
+        struct epoll_event evn = { .events = EPOLLIN, .data.ptr = &w->notefd };
         if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) != 0 ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->gfd, &evg) != 0 ||
-            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &evs) != 0) {
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &evs) != 0 ||
+            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->notefd, &evn) != 0) {
             snprintf(errstr, errlen, "epoll_ctl: %s", strerror(errno));
             goto fail;
         }
+    }
+    return ws;
+fail:
+    lr_dp_workers_free(ws);
+    return NULL;
+}
+
+int lr_dp_workers_run(struct lr_dp_workers *ws, struct lr_cp_spool *const *spools, char *errstr,
+                      size_t errlen)
+{
+    for (uint32_t i = 0; i < ws->n; i++) {
+        ws->w[i]->spool = spools ? spools[i] : NULL;
+        ws->w[i]->otlp.spool = ws->w[i]->spool;
     }
     for (uint32_t i = 0; i < ws->n; i++) {
         int rc = pthread_create(&ws->w[i]->thread, NULL, worker_main, ws->w[i]);
         if (rc != 0) {
             snprintf(errstr, errlen, "pthread_create: %s", strerror(rc));
             lr_dp_workers_stop(ws, 0);
-            goto fail;
+            return -1;
         }
         ws->w[i]->started = true;
     }
-    return ws;
-fail:
-    lr_dp_workers_free(ws);
-    return NULL;
+    return 0;
 }
 
 uint32_t lr_dp_workers_count(const struct lr_dp_workers *w)

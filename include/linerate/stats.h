@@ -29,6 +29,10 @@ enum lr_transport {
 };
 #define LR_TR_COUNT 2
 
+/* Latency histograms: bucket b counts values below 2^b microseconds (the last: everything
+ * above); bucket 0 is below 1 us. */
+#define LR_LAT_BUCKETS 28
+
 /* One worker's counters (written by that worker only). Items are spans, metric data points and
  * log records, indexed by enum lr_transport, then enum lr_signal. */
 struct lr_worker_stats {
@@ -37,10 +41,15 @@ struct lr_worker_stats {
     lr_counter refused[LR_TR_COUNT][LR_SIG_COUNT];  /* items refused: rejected or overloaded */
     lr_counter records[LR_SIG_COUNT];               /* Kafka records queued for the output thread */
     lr_counter bad_requests;                        /* answered 4xx (malformed, limits, routing) */
-    lr_counter overloaded; /* answered 503 because the output queue was full */
+    lr_counter overloaded;   /* answered 503: output queue or spool full, or out of memory */
+    lr_counter spool_full;   /* ... of which: the spool was at its high watermark */
+    lr_counter spool_errors; /* ... of which: the spool write failed (disk full, I/O error) */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;
+    /* From a request's records appended to the spool to its answer being released: [0] spool
+     * mode (group-commit fdatasync), [1] kafka mode (delivery reports). */
+    lr_counter ack_latency[2][LR_LAT_BUCKETS];
 };
 
 /* The output thread's counters (written by it only). */
@@ -49,6 +58,7 @@ struct lr_output_stats {
     lr_counter send_failed[LR_SIG_COUNT]; /* items whose records failed permanently */
     lr_counter records_sent, records_failed;
     lr_counter produced; /* records handed to librdkafka */
+    lr_counter retried;  /* records produced again after a retryable delivery error */
 };
 
 #endif

@@ -16,23 +16,34 @@
 #include "linerate/stats.h"
 
 struct lr_dp_workers;
+struct lr_cp_spool;
 
 struct lr_dp_worker_info {
     int cpu;              /* the logical CPU it is pinned to */
     int numa_node;        /* that CPU's NUMA node (0 without NUMA) */
     struct lr_ring *ring; /* worker → output thread (the output thread pops) */
     const struct lr_worker_stats *stats;
+    int notify_fd; /* eventfd: write 8 bytes (1) when the spool's durable or delivered watermark
+                      advanced, so the worker releases the answers it holds */
 };
 
-/* Binds the listeners and starts the workers described by `cfg` (borrowed; must outlive the
- * workers). Returns an owned handle, or NULL with `errstr` set (bad cpu list, bind failure...). */
-struct lr_dp_workers *lr_dp_workers_start(const struct lr_config *cfg, char *errstr, size_t errlen);
+/* Binds the listeners and prepares the workers described by `cfg` (borrowed; must outlive the
+ * workers), without starting them. Returns an owned handle, or NULL with `errstr` set (bad cpu
+ * list, bind failure...). */
+struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errstr, size_t errlen);
+
+/* Starts the worker threads. `spools` (borrowed; NULL when every receiver acknowledges from
+ * memory) has one spool per worker, which that worker appends to and whose watermarks release
+ * the answers of connections in `spool` and `kafka` ack modes. Returns 0 or -1 with errstr. */
+int lr_dp_workers_run(struct lr_dp_workers *w, struct lr_cp_spool *const *spools, char *errstr,
+                      size_t errlen);
 
 uint32_t lr_dp_workers_count(const struct lr_dp_workers *w);
 const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i);
 
-/* Graceful stop: every worker closes its listener, answers the requests in flight, closes idle
- * connections, and exits once it has no request in progress or `grace_ms` passed. Blocks until
+/* Graceful stop: every worker closes its listener, answers the requests in flight (held answers
+ * once the spool or Kafka has their records), closes idle connections, and exits once it has no
+ * request in progress or `grace_ms` passed, after a last fdatasync of its spool. Blocks until
  * all workers have exited. The rings stay valid (the output thread drains them afterwards). */
 void lr_dp_workers_stop(struct lr_dp_workers *w, uint32_t grace_ms);
 
