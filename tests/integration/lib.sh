@@ -9,12 +9,19 @@ CLIENTS="$ROOT/tests/integration/clients"
 FIX=${LR_FIXTURES:-$ROOT/tests/fixtures/otlp-js-0.223}
 WORK=$(mktemp -d /tmp/linerate-it.XXXXXX)
 LR_PID=""
+MB_PID=""
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
 cleanup() {
     if [ -n "$LR_PID" ] && kill -0 "$LR_PID" 2>/dev/null; then
         kill -KILL "$LR_PID" 2>/dev/null || true
     fi
+    if [ -n "$MB_PID" ]; then
+        exec 5>&- 2>/dev/null || true
+        kill "$MB_PID" 2>/dev/null || true
+    fi
+    for j in $(jobs -p); do kill -KILL "$j" 2>/dev/null || true; done
+    if mountpoint -q "$WORK/tmpfs" 2>/dev/null; then umount "$WORK/tmpfs" || true; fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -40,19 +47,40 @@ free_port() {
     done
 }
 
+# start_broker [PARTITIONS]: a standalone Kafka-protocol broker (tests/tools/mock_broker, the
+# mock cluster) that outlives linerate restarts; sets BROKER; `broker CMD` drives its fault API.
+start_broker() {
+    mkfifo "$WORK/mb.in"
+    "$TOOLS/mock_broker" "${1:-4}" <"$WORK/mb.in" >"$WORK/mb.out" 2>"$WORK/mb.err" &
+    MB_PID=$!
+    exec 5>"$WORK/mb.in"
+    local i
+    for i in $(seq 1 50); do [ -s "$WORK/mb.out" ] && break; sleep 0.1; done
+    BROKER=$(head -1 "$WORK/mb.out")
+    [ -n "$BROKER" ] || fail "mock broker did not start"
+    echo "mock broker at $BROKER"
+}
+
+broker() {
+    echo "$*" >&5
+}
+
 # start_linerate [extra flags...]: sets HTTP_PORT, GRPC_PORT, ADMIN_PORT, KAFKA, LR_PID.
+# With KEEP_PORTS=1 and ports already chosen, a restart listens on the same ones.
 start_linerate() {
     local tries=0
     while :; do
-        HTTP_PORT=$(free_port)
-        ADMIN_PORT=$(free_port)
-        GRPC_PORT=$(free_port)
+        if [ "${KEEP_PORTS:-0}" != 1 ] || [ -z "${HTTP_PORT:-}" ]; then
+            HTTP_PORT=$(free_port)
+            ADMIN_PORT=$(free_port)
+            GRPC_PORT=$(free_port)
+        fi
         mkdir -p "$WORK/run"
         rm -f "$WORK/run/kafka.addr"
         "$LINERATE" --endpoint 127.0.0.1:$HTTP_PORT --admin 127.0.0.1:$ADMIN_PORT \
             --grpc-endpoint 127.0.0.1:$GRPC_PORT \
             --run-dir "$WORK/run" --set service.status_interval_ms=1000 "$@" \
-            >"$WORK/linerate.out" 2>&1 &
+            >>"$WORK/linerate.out" 2>&1 &
         LR_PID=$!
         local i
         for i in $(seq 1 150); do
@@ -68,7 +96,8 @@ start_linerate() {
         wait $LR_PID 2>/dev/null || true
         LR_PID=""
         tries=$((tries + 1))
-        if [ $tries -ge 3 ] || ! grep -q "Address already in use" "$WORK/linerate.out"; then
+        if [ $tries -ge 3 ] || [ "${KEEP_PORTS:-0}" = 1 ] ||
+            ! grep -q "Address already in use" "$WORK/linerate.out"; then
             fail "linerate did not start"
         fi
     done
@@ -100,6 +129,48 @@ post() {
     shift 3
     curl -s -o "$WORK/resp" -w '%{http_code}' -H "Content-Type: $ct" --data-binary "@$file" \
         "$@" "http://127.0.0.1:$HTTP_PORT$path"
+}
+
+# kill9: kill -9 linerate and reap it.
+kill9() {
+    kill -0 "$LR_PID" 2>/dev/null || fail "linerate (pid $LR_PID) had already exited"
+    kill -KILL "$LR_PID"
+    wait "$LR_PID" 2>/dev/null || true
+    LR_PID=""
+}
+
+# span_ids_in_kafka OUT: every span id in otlp_spans (one per line, duplicates kept).
+span_ids_in_kafka() {
+    "$TOOLS/kafka_verify" -b "$BROKER" -t otlp_spans --signal traces --allow-dup \
+        --timeout-ms 5000 --ids-out "$1" >/dev/null 2>"$WORK/kv.err" || {
+        cat "$WORK/kv.err" >&2
+        fail "kafka_verify"
+    }
+}
+
+# check_acked_in_kafka ACKED_FILE [WAIT_S]: every acknowledged span id is in Kafka (waiting up to
+# WAIT_S for the spool to drain); prints the duplicate count.
+check_acked_in_kafka() {
+    local acked=$1 wait_s=${2:-60} i missing=0
+    sort -u "$acked" >"$WORK/acked.sorted"
+    for i in $(seq 1 "$wait_s"); do
+        span_ids_in_kafka "$WORK/kids.txt"
+        sort -u "$WORK/kids.txt" >"$WORK/kids.sorted"
+        missing=$(comm -23 "$WORK/acked.sorted" "$WORK/kids.sorted" | wc -l)
+        [ "$missing" -eq 0 ] && break
+        sleep 1
+    done
+    local acked_n total uniq
+    acked_n=$(wc -l <"$WORK/acked.sorted")
+    total=$(wc -l <"$WORK/kids.txt")
+    uniq=$(wc -l <"$WORK/kids.sorted")
+    echo "acknowledged spans: $acked_n; spans in kafka: $total ($uniq distinct, $((total - uniq)) duplicates); missing: $missing"
+    [ "$acked_n" -gt 0 ] || fail "nothing was acknowledged"
+    [ "$missing" -eq 0 ] || {
+        comm -23 "$WORK/acked.sorted" "$WORK/kids.sorted" | head -5 >&2
+        fail "$missing acknowledged spans are not in Kafka"
+    }
+    DUPLICATES=$((total - uniq))
 }
 
 expect_eq() {

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Backpressure: when Kafka cannot take records (here: no broker answers and librdkafka's queue
+# Backpressure in memory ack mode: when Kafka cannot take records (here: no broker answers and librdkafka's queue
 # holds one message), the worker's ring fills and linerate refuses with the retryable
 # 503 + Retry-After instead of buffering without bound; every span is either accepted or refused,
 # and the counters say which. SIGTERM still exits 0 after the flush timeout.
@@ -7,6 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 dead=$(free_port)
 start_linerate --cores 0 --brokers 127.0.0.1:$dead --set workers.queue_size=64 \
+    --set receivers.otlp.protocols.http.ack=memory \
     --set exporters.kafka.producer.queue.buffering.max.messages=1 \
     --set exporters.kafka.flush_timeout_ms=500
 body="$FIX/traces.http-protobuf.body"

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Retry semantics with the official JS exporter: while Kafka is down and linerate's queue is full
+# Retry semantics with the official JS exporter (memory ack mode, where the queue is a ring): while Kafka is down and linerate's queue is full
 # the exporter is answered 429 + Retry-After (overload_status=429; retryable per OTLP/HTTP, as the
 # default 503 is); it retries, and once the broker is back its data arrives in Kafka exactly once.
 source "$(dirname "$0")/lib.sh"
@@ -15,6 +15,7 @@ echo "mock broker at $BROKER"
 echo down >&5
 
 start_linerate --cores 0 --brokers "$BROKER" --set workers.queue_size=64 \
+    --set receivers.otlp.protocols.http.ack=memory \
     --set receivers.otlp.protocols.http.overload_status=429 \
     --set exporters.kafka.producer.queue.buffering.max.messages=1 \
     --set exporters.kafka.producer.reconnect.backoff.max.ms=500 \
