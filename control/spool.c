@@ -77,6 +77,11 @@ struct lr_cp_spool {
     _Atomic uint64_t used_bytes;
     _Atomic uint32_t segments;
     _Atomic uint64_t fsyncs;
+    /* An fdatasync failed, or a failed append could not be cut back: the kernel may have dropped
+     * written pages and report success on a later fdatasync (Linux reports a writeback error
+     * once per file), so nothing more is made durable or appended until a restart rescans the
+     * spool. 0 or the errno. */
+    _Atomic int broken;
     _Atomic uint64_t read_errors;
     _Atomic uint64_t in_flight;
     _Atomic bool roll_request;    /* reader -> writer: roll, the active segment is damaged */
@@ -478,6 +483,16 @@ static void write_ckpt(struct lr_cp_spool *s, uint64_t seq)
 
 /* ---- durability --------------------------------------------------------------------------- */
 
+static void set_broken(struct lr_cp_spool *s, int err)
+{
+    int zero = 0;
+    if (atomic_compare_exchange_strong(&s->broken, &zero, err ? err : EIO))
+        fprintf(stderr,
+                "linerate: spool w%" PRIu32 ": %s: refusing new requests until a restart "
+                "rescans the spool (what was acknowledged stays on disk and goes to Kafka)\n",
+                s->o.worker, strerror(err ? err : EIO));
+}
+
 static void log_sync_error(struct lr_cp_spool *s, int err)
 {
     if (log_due(s))
@@ -508,6 +523,8 @@ static void publish_durable(struct lr_cp_spool *s, uint64_t w)
  * segments were fdatasynced when the worker rolled past them. */
 static int do_sync(struct lr_cp_spool *s)
 {
+    if (atomic_load(&s->broken))
+        return -atomic_load(&s->broken);
     pthread_mutex_lock(&s->mu);
     uint64_t w = atomic_load_explicit(&s->written_seq, memory_order_acquire);
     if (w <= atomic_load(&s->durable_seq)) {
@@ -520,6 +537,7 @@ static int do_sync(struct lr_cp_spool *s)
     pthread_mutex_unlock(&s->mu);
     if (rc < 0) {
         log_sync_error(s, err);
+        set_broken(s, err);
         return -err;
     }
     publish_durable(s, w);
@@ -611,12 +629,19 @@ static int roll_segment(struct lr_cp_spool *s)
     rc = fdatasync(s->fd);
     int err = errno;
     atomic_fetch_add(&s->fsyncs, 1);
+    if (rc == 0 && ftruncate(s->fd, (off_t)s->off) < 0) {
+        /* The old segment must end where its last whole record ends (a failed append may have
+         * left bytes past it): the reader and a rescan take the file's end as the segment's. */
+        rc = -1;
+        err = errno;
+    }
     int old = s->fd;
     if (rc == 0)
         s->fd = nfd;
     pthread_mutex_unlock(&s->mu);
     if (rc < 0) {
         log_sync_error(s, err);
+        set_broken(s, err);
         close(nfd);
         unlinkat(s->dirfd, name, 0);
         return -err;
@@ -655,6 +680,8 @@ int lr_cp_spool_append(struct lr_cp_spool *s, const struct lr_cp_spool_rec *recs
             *last_seq = s->next_seq - 1;
         return 0;
     }
+    if (atomic_load(&s->broken))
+        return -atomic_load(&s->broken);
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         const struct lr_cp_spool_rec *r = &recs[i];
@@ -693,10 +720,7 @@ int lr_cp_spool_append(struct lr_cp_spool *s, const struct lr_cp_spool_rec *recs
     int rc = write_all(s->fd, s->wbuf, total, s->off);
     if (rc < 0) {
         if (ftruncate(s->fd, (off_t)s->off) < 0)
-            fprintf(stderr,
-                    "linerate: spool w%" PRIu32 ": cannot cut a failed append back: %s (open will "
-                    "cut it)\n",
-                    s->o.worker, strerror(errno));
+            set_broken(s, errno);
         return rc;
     }
     s->off += total;
