@@ -60,13 +60,16 @@ struct lr_cp_kafka {
     _Atomic bool fatal;
     _Atomic int state; /* enum lr_cp_kafka_state */
     _Atomic uint64_t restarts;
+    _Atomic uint64_t outq; /* rd_kafka_outq_len, published by the output thread (the producer
+                              handle may be replaced under other threads' feet) */
     pthread_t thread;
     bool started;
     _Atomic bool stop;
     _Atomic uint64_t stop_deadline_ns; /* the output thread gives up on the rest after this */
     uint64_t abandoned;                /* records never handed to librdkafka (stop deadline) */
     _Atomic bool connected;
-    _Atomic uint64_t pending_records; /* popped but not yet accepted by librdkafka */
+    _Atomic uint64_t pending_records; /* taken from a ring or spool, not yet accepted by
+                                         librdkafka (the held record) */
     struct lr_output_stats stats;
     uint64_t last_err_log_ns;
 };
@@ -117,9 +120,12 @@ static void retry_push(struct lr_cp_kafka *k, struct track *t)
     k->retry_tail = t;
 }
 
-/* Errors no retry can fix: the record is counted as failed and logged, and the spool moves on
- * (otherwise one bad record would stop the worker's spool forever). Everything else (timeouts,
- * leader changes, brokers down) is retried. */
+/* Errors no retry can fix: the record itself is what Kafka refuses. It is counted as failed and
+ * logged, and the spool moves on (otherwise one bad record would stop the worker's spool
+ * forever). Everything else is retried with backoff, authorization and unknown-topic errors
+ * included: an operator can fix those, and the spool holds the data meanwhile. (linerate cuts
+ * records to exporters.kafka.max_message_bytes, so a size error means the topic's own
+ * max.message.bytes is lower.) */
 static bool permanent(rd_kafka_resp_err_t err)
 {
     switch (err) {
@@ -127,11 +133,7 @@ static bool permanent(rd_kafka_resp_err_t err)
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
-    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
-    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR_INVALID_REQUIRED_ACKS:
         return true;
     default:
         return false;
@@ -148,6 +150,19 @@ static void fail_track(struct lr_cp_kafka *k, struct track *t, rd_kafka_resp_err
     if (t->src != NO_SPOOL)
         lr_cp_spool_delivered(k->spools[t->src], t->seq);
     track_free(t);
+}
+
+/* A retryable failure: produced again after a backoff (100 ms doubling to 5 s). */
+static void retry_later(struct lr_cp_kafka *k, struct track *t, rd_kafka_resp_err_t err)
+{
+    lr_stat_add(&k->stats.retried, 1);
+    if (atomic_load(&k->state) == LR_CP_KAFKA_CONNECTED)
+        atomic_store(&k->state, LR_CP_KAFKA_BACKING_OFF);
+    k->backoff_ms = k->backoff_ms ? (k->backoff_ms * 2 > 5000 ? 5000 : k->backoff_ms * 2) : 100;
+    k->retry_at_ns = now_ns() + (uint64_t)k->backoff_ms * 1000000ull;
+    log_limited(k, "linerate: kafka: a %s record (%zu bytes) will be retried: %s\n",
+                lr_cp_kafka_topic(k, t->signal), t->len, rd_kafka_err2str(err));
+    retry_push(k, t);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ctx)
@@ -181,14 +196,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *ctx)
         fail_track(k, t, m->err);
         return;
     }
-    lr_stat_add(&k->stats.retried, 1);
-    if (atomic_load(&k->state) == LR_CP_KAFKA_CONNECTED)
-        atomic_store(&k->state, LR_CP_KAFKA_BACKING_OFF);
-    k->backoff_ms = k->backoff_ms ? (k->backoff_ms * 2 > 5000 ? 5000 : k->backoff_ms * 2) : 100;
-    k->retry_at_ns = now_ns() + (uint64_t)k->backoff_ms * 1000000ull;
-    log_limited(k, "linerate: kafka: a %s record (%zu bytes) will be retried: %s\n",
-                lr_cp_kafka_topic(k, t->signal), t->len, rd_kafka_err2str(m->err));
-    retry_push(k, t);
+    retry_later(k, t, m->err);
 }
 
 static void on_error(rd_kafka_t *rk, int err, const char *reason, void *ctx)
@@ -277,8 +285,13 @@ static int produce(struct lr_cp_kafka *k, struct track *t)
             track_free(t);
         return 0;
     }
-    fail_track(k, t, err);
-    return -1;
+    if (permanent(err)) {
+        fail_track(k, t, err);
+        return -1;
+    }
+    /* Unknown topic or partition (metadata not there yet, topic being re-created): later. */
+    retry_later(k, t, err);
+    return 0;
 }
 
 static struct track *track_of_msg(struct lr_msg *m)
@@ -397,6 +410,8 @@ static void replace_producer(struct lr_cp_kafka *k)
     while (make_producer(k, e, sizeof(e)) < 0) {
         fprintf(stderr, "linerate: kafka: cannot start a new producer: %s; retrying\n", e);
         destroy_producer(k);
+        if (atomic_load(&k->stop))
+            return; /* k->rk stays NULL: the output thread ends, the spool keeps everything */
         struct timespec ts = { 1, 0 };
         nanosleep(&ts, NULL);
     }
@@ -477,6 +492,8 @@ static bool output_round(struct lr_cp_kafka *k, bool *drained)
             }
             struct lr_cp_spool_msg m;
             int rc = lr_cp_spool_read(k->spools[i], &m);
+            if (rc < 0)
+                log_limited(k, "linerate: kafka: reading spool %s%zu: %s\n", "w", i, strerror(-rc));
             if (rc <= 0)
                 break;
             any = spool_more = true;
@@ -497,6 +514,7 @@ static bool output_round(struct lr_cp_kafka *k, bool *drained)
     for (uint32_t i = 0; i < k->n_rings; i++)
         if (lr_ring_count(k->rings[i]) > 0)
             rings_empty = false;
+    atomic_store(&k->pending_records, k->held ? 1 : 0);
     *drained = !full && !k->held && !k->retry && !spool_more && rings_empty && k->in_flight == 0;
     return any;
 }
@@ -510,7 +528,11 @@ static void *output_main(void *arg)
             replace_producer(k);
         bool drained;
         bool any = output_round(k, &drained);
+        if (!k->rk)
+            break; /* stopping while no producer could be made */
         rd_kafka_poll(k->rk, any ? 0 : 1);
+        int q = rd_kafka_outq_len(k->rk);
+        atomic_store(&k->outq, q > 0 ? (uint64_t)q : 0);
         notify_workers(k);
         if (!atomic_load(&k->stop))
             continue;
@@ -640,7 +662,7 @@ uint64_t lr_cp_kafka_restarts(const struct lr_cp_kafka *k)
 
 uint64_t lr_cp_kafka_queue_size(const struct lr_cp_kafka *k)
 {
-    uint64_t n = (uint64_t)rd_kafka_outq_len(k->rk) +
+    uint64_t n = atomic_load(&((struct lr_cp_kafka *)k)->outq) +
                  atomic_load(&((struct lr_cp_kafka *)k)->pending_records);
     for (uint32_t i = 0; i < k->n_rings; i++)
         n += lr_ring_count(k->rings[i]);
@@ -675,13 +697,18 @@ uint64_t lr_cp_kafka_stop(struct lr_cp_kafka *k, uint32_t flush_ms)
         k->started = false;
     }
     uint64_t t = now_ns();
-    rd_kafka_flush(k->rk, t < deadline ? (int)((deadline - t) / 1000000ull) : 0);
-    int left = rd_kafka_outq_len(k->rk);
+    int left = 0;
+    if (k->rk) {
+        rd_kafka_flush(k->rk, t < deadline ? (int)((deadline - t) / 1000000ull) : 0);
+        left = rd_kafka_outq_len(k->rk);
+    }
     /* What librdkafka still holds is purged (spool records stay in the spool; memory records are
      * lost and counted). */
     k->replacing = true;
-    rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    rd_kafka_poll(k->rk, 0);
+    if (k->rk) {
+        rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_poll(k->rk, 0);
+    }
     k->replacing = false;
     if (k->held)
         abandon(k, k->held);
