@@ -441,13 +441,13 @@ static int queue_memory(struct lr_dp_otlp_ctx *x, const char **why)
  * none; the worker holds the answer until the spool (or Kafka) has it. */
 static int queue_spool(struct lr_dp_otlp_ctx *x, const char **why)
 {
+    if (x->n_recs == 0)
+        return 0;
     if (lr_cp_spool_full(x->spool)) {
         lr_stat_add(&x->stats->spool_full, 1);
         *why = "spool at its high watermark (Kafka is behind); retry later";
         return LR_E_OVERLOADED;
     }
-    if (x->n_recs == 0)
-        return 0;
     for (size_t i = 0; i < x->n_recs; i++) {
         const struct lr_dp_rec *r = &x->recs[i];
         x->spool_recs[i] = (struct lr_cp_spool_rec){ .signal = r->signal,

@@ -34,6 +34,7 @@
 #define MAX_EVENTS 256
 #define TICK_MS 100
 #define OUT_HIGH_BYTES (4u << 20) /* stop reading a connection that does not read its answers */
+#define MAX_HOLDS 8 /* past this, the newest hold grows instead (answers wait longer) */
 
 /* A connection speaks HTTP/1.1 or HTTP/2. On the OTLP/HTTP port the first bytes decide: the
  * HTTP/2 client preface (RFC 9113 §3.4) means gRPC with prior knowledge, anything else HTTP/1.1.
@@ -53,11 +54,20 @@ struct conn {
     struct conn *prev, *next;
     bool want_out;  /* EPOLLOUT registered */
     bool paused_in; /* EPOLLIN removed while output is backed up */
-    /* Acknowledgement: in spool and kafka modes the answers of this connection are held (its
-     * output is not sent) until the spool made record `hold_seq` durable, or Kafka has it. */
+    /* Acknowledgement: in spool and kafka modes, output from the point where an answer that
+     * appended to the spool begins is not sent until the spool made its records durable, or
+     * Kafka has them. One hold per engine call that appended (oldest first); output before the
+     * first hold goes out as usual, so one slow answer does not hold back the ones before it. */
     enum lr_ack_mode ack;
-    uint64_t hold_seq; /* 0: nothing held */
-    uint64_t hold_ns;  /* when the oldest held answer was made */
+    struct hold {
+        uint64_t start; /* output byte (counted from the connection's first) it begins at */
+        uint64_t seq;   /* the last record it waits for */
+        uint64_t t_ns;  /* when it was made */
+    } holds[MAX_HOLDS];
+    uint32_t n_holds;
+    uint64_t out_sent; /* output bytes sent so far */
+    bool eof;          /* the peer closed its side */
+    bool rdhup;        /* EPOLLRDHUP registered */
     struct conn *hprev, *hnext;
     bool in_held; /* on the worker's held list */
 };
@@ -233,31 +243,37 @@ static void held_remove(struct worker *w, struct conn *c)
 }
 
 /* Around an engine call that may answer requests (and so append to the spool) on behalf of `c`:
- * the handler learns the connection's ack mode, and what it appended becomes the hold. */
-static uint64_t engine_begin(struct worker *w, struct conn *c)
+ * the handler learns the connection's ack mode, and what it appended becomes a hold starting
+ * where the output stood before the call. */
+static uint64_t engine_begin(struct worker *w, struct conn *c, uint64_t *pos)
 {
     w->otlp.ack = c->ack;
+    *pos = c->out_sent + c_output(c).len;
     return w->otlp.appended_seq;
 }
 
-static void engine_end(struct worker *w, struct conn *c, uint64_t before, uint64_t t)
+static void engine_end(struct worker *w, struct conn *c, uint64_t before, uint64_t pos, uint64_t t)
 {
     if (w->otlp.appended_seq == before)
         return;
-    c->hold_seq = w->otlp.appended_seq;
-    if (!c->hold_ns)
-        c->hold_ns = t;
+    if (c->n_holds == MAX_HOLDS) {
+        c->holds[MAX_HOLDS - 1].seq = w->otlp.appended_seq;
+    } else {
+        c->holds[c->n_holds++] =
+            (struct hold){ .start = pos, .seq = w->otlp.appended_seq, .t_ns = t };
+    }
     held_add(w, c);
 }
 
 static void c_consumed(struct worker *w, struct conn *c, size_t n, uint64_t t)
 {
-    uint64_t before = engine_begin(w, c);
+    uint64_t pos, before = engine_begin(w, c, &pos);
+    c->out_sent += n;
     if (c->proto == P_H1)
         lr_http1_conn_output_consumed(c->h, n);
     else if (c->proto == P_H2)
         lr_h2_conn_output_consumed(c->h2, n, t);
-    engine_end(w, c, before, t);
+    engine_end(w, c, before, pos, t);
 }
 
 static bool c_closing(const struct conn *c)
@@ -341,12 +357,12 @@ static void c_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
         if (n == 0)
             return;
     }
-    uint64_t before = engine_begin(w, c);
+    uint64_t pos, before = engine_begin(w, c, &pos);
     if (c->proto == P_H1)
         lr_http1_conn_feed(c->h, p, n, t);
     else if (c->proto == P_H2)
         lr_h2_conn_feed(c->h2, p, n, t);
-    engine_end(w, c, before, t);
+    engine_end(w, c, before, pos, t);
 }
 
 static void conn_close(struct worker *w, struct conn *c)
@@ -368,14 +384,18 @@ static void conn_close(struct worker *w, struct conn *c)
 
 static void conn_update_events(struct worker *w, struct conn *c, bool want_out, bool pause_in)
 {
-    if (want_out == c->want_out && pause_in == c->paused_in)
+    /* After the peer's EOF, EPOLLRDHUP stays raised (level-triggered): stop asking for it, or a
+     * connection whose answers are held would wake the worker in a loop. */
+    bool rdhup = !c->eof;
+    if (want_out == c->want_out && pause_in == c->paused_in && rdhup == c->rdhup)
         return;
-    struct epoll_event ev = { .events =
-                                  (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) | EPOLLRDHUP,
+    struct epoll_event ev = { .events = (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) |
+                                        (rdhup ? EPOLLRDHUP : 0),
                               .data.ptr = c };
     epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev);
     c->want_out = want_out;
     c->paused_in = pause_in;
+    c->rdhup = rdhup;
 }
 
 static unsigned lat_bucket(uint64_t ns)
@@ -389,37 +409,44 @@ static unsigned lat_bucket(uint64_t ns)
     return b;
 }
 
-/* True when the answers held on `c` may go: the spool has the records on disk (spool mode), or
- * Kafka has them (kafka mode). Records the latency of the release. */
+/* Drops the holds whose records the spool has on disk (spool mode) or Kafka has (kafka mode),
+ * recording their latency. Returns true when none is left. */
 static bool hold_released(struct worker *w, struct conn *c, uint64_t t)
 {
-    if (c->hold_seq == 0)
+    uint32_t i = 0;
+    if (c->n_holds == 0)
         return true;
-    bool ok = c->ack == LR_ACK_KAFKA ? lr_cp_spool_delivered_below(w->spool) > c->hold_seq
-                                     : lr_cp_spool_durable_seq(w->spool) >= c->hold_seq;
-    if (!ok)
+    uint64_t mark = c->ack == LR_ACK_KAFKA ? lr_cp_spool_delivered_below(w->spool)
+                                           : lr_cp_spool_durable_seq(w->spool) + 1;
+    for (; i < c->n_holds && mark > c->holds[i].seq; i++)
+        lr_stat_add(&w->stats.ack_latency[c->ack == LR_ACK_KAFKA][lat_bucket(t - c->holds[i].t_ns)],
+                    1);
+    if (i > 0) {
+        memmove(c->holds, c->holds + i, (c->n_holds - i) * sizeof(c->holds[0]));
+        c->n_holds -= i;
+    }
+    if (c->n_holds)
         return false;
-    lr_stat_add(&w->stats.ack_latency[c->ack == LR_ACK_KAFKA][lat_bucket(t - c->hold_ns)], 1);
-    c->hold_seq = 0;
-    c->hold_ns = 0;
     held_remove(w, c);
     return true;
 }
 
-/* Sends what the engine queued, unless its answers are held. Returns false when the connection
- * is gone. */
+/* Sends what the engine queued, up to the first answer still held. Returns false when the
+ * connection is gone. */
 static bool conn_flush(struct worker *w, struct conn *c)
 {
-    if (c->hold_seq && !hold_released(w, c, now_ns())) {
-        /* Keep reading (more requests may join this commit) unless output is backed up. */
-        conn_update_events(w, c, false, c_output(c).len > OUT_HIGH_BYTES);
-        return true;
-    }
+    hold_released(w, c, now_ns());
     for (;;) {
         struct lr_slice out = c_output(c);
-        if (out.len == 0)
+        size_t len = out.len;
+        if (c->n_holds) {
+            uint64_t room = c->holds[0].start > c->out_sent ? c->holds[0].start - c->out_sent : 0;
+            if (room < len)
+                len = (size_t)room;
+        }
+        if (len == 0)
             break;
-        ssize_t k = send(c->fd, out.p, out.len, MSG_NOSIGNAL);
+        ssize_t k = send(c->fd, out.p, len, MSG_NOSIGNAL);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -430,19 +457,16 @@ static bool conn_flush(struct worker *w, struct conn *c)
         }
         lr_stat_add(&w->stats.bytes_out, (uint64_t)k);
         c_consumed(w, c, (size_t)k, now_ns());
-        if (c->hold_seq)
-            break; /* the engine answered a buffered request: that answer waits */
     }
     size_t left = c_output(c).len;
-    if (c->hold_seq) {
-        conn_update_events(w, c, false, left > OUT_HIGH_BYTES);
-        return true;
-    }
-    if (left == 0 && c_closing(c)) {
+    bool held = c->n_holds && c->holds[0].start <= c->out_sent;
+    if (left == 0 && !c->n_holds && (c_closing(c) || c->eof)) {
         conn_close(w, c);
         return false;
     }
-    conn_update_events(w, c, left > 0, left > OUT_HIGH_BYTES);
+    /* Held: no EPOLLOUT (the spool's eventfd wakes us), and keep reading (more requests may join
+     * this commit) unless output is backed up or the peer is gone. */
+    conn_update_events(w, c, left > 0 && !held, left > OUT_HIGH_BYTES || c->eof);
     return true;
 }
 
@@ -461,7 +485,8 @@ static void conn_readable(struct worker *w, struct conn *c)
         }
         if (k == 0) {
             c_eof(c);
-            if (c_output(c).len == 0) {
+            c->eof = true;
+            if (c_output(c).len == 0 && !c->n_holds) {
                 conn_close(w, c);
                 return;
             }
@@ -489,6 +514,7 @@ static void accept_all(struct worker *w, int lfd, bool grpc_port)
             continue;
         }
         c->fd = fd;
+        c->rdhup = true;
         c->born_ns = now_ns();
         /* The server speaks first in HTTP/2 (its SETTINGS): on the gRPC port start at once. */
         if (grpc_port)
@@ -518,7 +544,7 @@ static void tick_all(struct worker *w, uint64_t t)
         next = c->next;
         /* A held connection's output waits for the spool, not for the peer: the engines' send
          * timeouts must not count that time. */
-        if (c->hold_seq && !hold_released(w, c, t))
+        if (c->n_holds && !hold_released(w, c, t))
             continue;
         if (c_tick(c, t, w->limits.header_timeout_ns) < 0 || c_closing(c) || c_output(c).len)
             conn_flush(w, c);
@@ -635,7 +661,7 @@ static void *worker_main(void *arg)
                     if (!conn_flush(w, c))
                         continue;
                 }
-                if (c->hold_seq == 0 && c_output(c).len == 0 && c_idle(c))
+                if (!c->n_holds && c_output(c).len == 0 && c_idle(c))
                     conn_close(w, c);
             }
             if (!w->conns || t >= drain_deadline)
