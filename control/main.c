@@ -140,20 +140,26 @@ static void print_banner(const struct lr_config *cfg, const struct lr_cp_state *
     fflush(stdout);
 }
 
-static void print_status(const struct totals *now, const struct totals *prev, double secs,
-                         uint64_t queue)
+static void print_status(const struct lr_cp_state *st, const struct totals *now,
+                         const struct totals *prev, double secs)
 {
+    static const char *const states[] = { "connected", "backing off", "open (brokers down)" };
     if (secs <= 0)
         return;
+    uint64_t spool = 0;
+    for (uint32_t i = 0; i < st->n_spools; i++)
+        spool += lr_cp_spool_used_bytes(st->spools[i]);
+    int ks = lr_cp_kafka_state(st->kafka);
     printf("linerate: accepted/s spans %.0f points %.0f logs %.0f | sent/s %.0f | queue %llu | "
-           "failed %llu | refused %llu | bad %llu | conns %llu\n",
+           "spool %.1f MiB | kafka %s | failed %llu | refused %llu | bad %llu | conns %llu\n",
            (double)(now->accepted[0] - prev->accepted[0]) / secs,
            (double)(now->accepted[1] - prev->accepted[1]) / secs,
            (double)(now->accepted[2] - prev->accepted[2]) / secs,
            (double)(now->sent[0] + now->sent[1] + now->sent[2] - prev->sent[0] - prev->sent[1] -
                     prev->sent[2]) /
                secs,
-           (unsigned long long)queue, (unsigned long long)now->failed,
+           (unsigned long long)lr_cp_kafka_queue_size(st->kafka), (double)spool / 1048576.0,
+           ks >= 0 && ks < 3 ? states[ks] : "?", (unsigned long long)now->failed,
            (unsigned long long)now->overloaded, (unsigned long long)now->bad,
            (unsigned long long)now->conns);
     fflush(stdout);
@@ -344,8 +350,7 @@ int main(int argc, char **argv)
         if (cfg.service.status_interval_ms &&
             t - last_status >= (uint64_t)cfg.service.status_interval_ms * 1000000ull) {
             totals_read(&st, &cur);
-            print_status(&cur, &prev, (double)(t - last_status) / 1e9,
-                         lr_cp_kafka_queue_size(st.kafka));
+            print_status(&st, &cur, &prev, (double)(t - last_status) / 1e9);
             prev = cur;
             last_status = t;
         }
@@ -375,6 +380,9 @@ int main(int argc, char **argv)
     fflush(stdout);
     rc = 0;
 out:
+    /* Workers first: they append to the spools until they stop. */
+    if (st.workers)
+        lr_dp_workers_stop(st.workers, 0);
     lr_cp_admin_free(admin);
     lr_cp_kafka_free(st.kafka);
     for (uint32_t i = 0; i < st.n_spools; i++)

@@ -68,9 +68,11 @@ broker() {
 # start_linerate [extra flags...]: sets HTTP_PORT, GRPC_PORT, ADMIN_PORT, KAFKA, LR_PID.
 # With KEEP_PORTS=1 and ports already chosen, a restart listens on the same ones.
 start_linerate() {
-    local tries=0
+    local tries=0 fresh
     while :; do
+        fresh=0
         if [ "${KEEP_PORTS:-0}" != 1 ] || [ -z "${HTTP_PORT:-}" ]; then
+            fresh=1
             HTTP_PORT=$(free_port)
             ADMIN_PORT=$(free_port)
             GRPC_PORT=$(free_port)
@@ -96,7 +98,8 @@ start_linerate() {
         wait $LR_PID 2>/dev/null || true
         LR_PID=""
         tries=$((tries + 1))
-        if [ $tries -ge 3 ] || [ "${KEEP_PORTS:-0}" = 1 ] ||
+        if [ $fresh = 1 ]; then HTTP_PORT=""; fi
+        if [ $tries -ge 3 ] || [ $fresh = 0 ] ||
             ! grep -q "Address already in use" "$WORK/linerate.out"; then
             fail "linerate did not start"
         fi

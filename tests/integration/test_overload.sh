@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 
 dead=$(free_port)
 start_linerate --cores 0 --brokers 127.0.0.1:$dead --set workers.queue_size=64 \
-    --set receivers.otlp.protocols.http.ack=memory \
+    --set receivers.otlp.protocols.http.ack=memory --set receivers.otlp.protocols.grpc.ack=memory \
     --set exporters.kafka.producer.queue.buffering.max.messages=1 \
     --set exporters.kafka.flush_timeout_ms=500
 body="$FIX/traces.http-protobuf.body"

@@ -15,7 +15,7 @@ echo "mock broker at $BROKER"
 echo down >&5
 
 start_linerate --cores 0 --brokers "$BROKER" --set workers.queue_size=64 \
-    --set receivers.otlp.protocols.http.ack=memory \
+    --set receivers.otlp.protocols.http.ack=memory --set receivers.otlp.protocols.grpc.ack=memory \
     --set receivers.otlp.protocols.http.overload_status=429 \
     --set exporters.kafka.producer.queue.buffering.max.messages=1 \
     --set exporters.kafka.producer.reconnect.backoff.max.ms=500 \
