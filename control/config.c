@@ -325,7 +325,7 @@ static const struct row spool_rows[] = {
       FIELD(spool.commit_interval_us),
       .min = 0,
       .max = 1000000,
-      .def = "1000",
+      .def = "200",
       .doc = "Group commit: how often each worker's spool is fdatasync'ed when it has new records "
              "(one fdatasync answers every request written since the last). 0: back to back." },
     { .key = "spool.max_bytes",

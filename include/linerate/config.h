@@ -75,7 +75,7 @@ struct lr_config {
     struct {
         char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
         uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
-        uint32_t commit_interval_us; /* spool.commit_interval_us (1000) */
+        uint32_t commit_interval_us; /* spool.commit_interval_us (200) */
         uint64_t max_bytes;          /* spool.max_bytes (4 GiB, shared by the workers) */
         uint32_t high_watermark_pct; /* spool.high_watermark_pct (90) */
         uint32_t low_watermark_pct;  /* spool.low_watermark_pct (70) */

@@ -157,7 +157,7 @@ TEST(ConfigDefaults, AreTheDocumentedOnes)
     EXPECT_EQ(c.kafka.max_message_bytes, 1000000u);
     EXPECT_STREQ(c.spool.dir, "");
     EXPECT_EQ(c.spool.segment_bytes, 64u << 20);
-    EXPECT_EQ(c.spool.commit_interval_us, 1000u);
+    EXPECT_EQ(c.spool.commit_interval_us, 200u);
     EXPECT_EQ(c.spool.max_bytes, 4ull << 30);
     EXPECT_EQ(c.spool.high_watermark_pct, 90u);
     EXPECT_EQ(c.spool.low_watermark_pct, 70u);
