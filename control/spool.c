@@ -732,6 +732,13 @@ int lr_cp_spool_append(struct lr_cp_spool *s, const struct lr_cp_spool_rec *recs
     return 0;
 }
 
+int lr_cp_spool_tick(struct lr_cp_spool *s)
+{
+    if (!atomic_load(&s->roll_request) || s->off <= LR_SPOOL_SEG_HDR || atomic_load(&s->broken))
+        return 0;
+    return roll_segment(s);
+}
+
 bool lr_cp_spool_full(struct lr_cp_spool *s)
 {
     if (s->o.high_bytes == 0)

@@ -643,6 +643,8 @@ static void *worker_main(void *arg)
             drain_deadline = t + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;
         }
         if (t >= next_tick || draining) {
+            if (w->spool)
+                lr_cp_spool_tick(w->spool);
             if (w->held)
                 release_held(w, t);
             tick_all(w, t);

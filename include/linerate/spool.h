@@ -111,6 +111,11 @@ bool lr_cp_spool_full(struct lr_cp_spool *s);
  * durable already. Returns 0 or a negative errno. */
 int lr_cp_spool_sync(struct lr_cp_spool *s);
 
+/* Writer housekeeping, called on the owning worker's timer: when the reader found the segment
+ * being appended to damaged, rolls to a new one now rather than at the next append (so that an
+ * idle worker does not leave the reader waiting). Returns 0 or a negative errno. */
+int lr_cp_spool_tick(struct lr_cp_spool *s);
+
 /* ---- any thread ------------------------------------------------------------------------------ */
 
 uint64_t lr_cp_spool_written_seq(const struct lr_cp_spool *s); /* last seq appended (0: none) */

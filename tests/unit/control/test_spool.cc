@@ -1342,7 +1342,15 @@ TEST(Spool, ReadTimeDamageSkipsTheSegment)
     EXPECT_EQ(read_one(sp.s, &g), 0);
     err = testing::internal::GetCapturedStderr();
     EXPECT_NE(err.find("magic"), std::string::npos) << err;
-    sp.append({ gen(12, 10) }); // rolls, even though the segment is far from full
+    // The worker's timer rolls at once (an idle worker must not leave the reader waiting for an
+    // append); a second tick has nothing to do.
+    EXPECT_EQ(lr_cp_spool_tick(sp.s), 0);
+    EXPECT_EQ(seg_files(w).back(), seg_name(12));
+    size_t n_files = seg_files(w).size();
+    EXPECT_EQ(lr_cp_spool_tick(sp.s), 0);
+    EXPECT_EQ(seg_files(w).size(), n_files);
+    EXPECT_EQ(read_one(sp.s, &g), 0);
+    sp.append({ gen(12, 10) }); // into the new segment
     EXPECT_EQ(seg_files(w).back(), seg_name(12));
     v = read_all(sp.s);
     EXPECT_EQ(seqs(v), std::vector<uint64_t>{ 12 });
