@@ -12,8 +12,15 @@
  * are copied into that record anyway, so the total work is O(n + output bytes).
  *
  * Output size: every record is a sub-selection of the body whose headers are written in minimal
- * form, so it never exceeds the body length; one buffer of that size serves all records. */
+ * form, so it never exceeds the body length; one buffer of that size serves all records.
+ *
+ * lr_dp_otlp_splice_spans() builds one record the same way from a keep mask instead of a trace
+ * id. It has no scratch memory: a ScopeSpans' new length is the bytes between its spans plus the
+ * kept spans, a ResourceSpans' new length the bytes between its scopes plus the kept scopes, so
+ * each is recomputed where its header is written. A sizing pass checks the capacity first; in
+ * all, every span's length is computed three times and every byte copied once. */
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -281,4 +288,319 @@ int lr_dp_otlp_split_traces(const uint8_t *body, size_t len, const struct lr_otl
     }
     free(mem);
     return rc;
+}
+
+/* ---- splicing by a keep mask -------------------------------------------------------------- */
+
+/* Reads a varint of at most 10 bytes from [*p, end). */
+static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *x)
+{
+    uint64_t v = 0;
+    unsigned i;
+
+    for (i = 0; i < 10 && *p < end; i++) {
+        uint8_t b = *(*p)++;
+        v |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (!(b & 0x80)) {
+            *x = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Reads the field at *p of a message the walker accepted; *p moves past it. false only when the
+ * view was not made from these bytes. */
+static bool field_next(const uint8_t **p, const uint8_t *end, uint64_t *tag)
+{
+    uint64_t x;
+
+    if (!get_varint(p, end, tag))
+        return false;
+    switch (*tag & 7) {
+    case 0:
+        return get_varint(p, end, &x);
+    case 1:
+        x = 8;
+        break;
+    case 5:
+        x = 4;
+        break;
+    case 2:
+        if (!get_varint(p, end, &x))
+            return false;
+        break;
+    default:
+        return false;
+    }
+    if (x > (uint64_t)(end - *p))
+        return false;
+    *p += x;
+    return true;
+}
+
+/* Span.trace_state: field 3, wire type 2. A non-minimal tag is still field 3. */
+static bool is_trace_state(uint64_t tag)
+{
+    return tag == ((3u << 3) | 2);
+}
+
+/* The replacement for item i, NULL when its bytes stay. */
+static const struct lr_slice *repl_of(const struct lr_slice *ts, uint32_t i)
+{
+    return ts && ts[i].p ? &ts[i] : NULL;
+}
+
+/* The trace_state field written for replacement *r (none for an empty string). */
+static uint64_t ts_field_len(const struct lr_slice *r)
+{
+    return r->len ? 1 + varint_len(r->len) + r->len : 0;
+}
+
+static uint8_t *put_ts(uint8_t *o, const struct lr_slice *r)
+{
+    if (r->len) {
+        *o++ = 0x1a; /* Span.trace_state, field 3, wire type 2 */
+        o = put_varint(o, r->len);
+        memcpy(o, r->p, r->len);
+        o += r->len;
+    }
+    return o;
+}
+
+/* Payload length of kept span `it` with trace_state replaced by *r; UINT64_MAX when the view
+ * does not match the body. */
+static uint64_t span_plen(const uint8_t *body, const struct lr_otlp_item *it,
+                          const struct lr_slice *r)
+{
+    uint64_t n = (uint64_t)it->f.body_len + ts_field_len(r);
+
+    if (it->n_trace_state <= 1)
+        return n - it->trace_state_len;
+    /* Repeated trace_state: every occurrence goes, so find them all. */
+    const uint8_t *p = body + it->f.body_off, *end = p + it->f.body_len, *at;
+    uint64_t tag;
+    while (p < end) {
+        at = p;
+        if (!field_next(&p, end, &tag))
+            return UINT64_MAX;
+        if (is_trace_state(tag))
+            n -= (uint64_t)(p - at);
+    }
+    return n;
+}
+
+/* The whole field (tag, length, payload) that kept span `it` becomes. */
+static uint64_t span_out_len(const uint8_t *body, const struct lr_otlp_item *it,
+                             const struct lr_slice *r)
+{
+    uint64_t n;
+
+    if (!r)
+        return it->f.len;
+    n = span_plen(body, it, r);
+    return n == UINT64_MAX ? 0 : 1 + varint_len(n) + n;
+}
+
+/* Writes kept span `it`, whose payload becomes `plen` bytes (span_plen()) when r != NULL. */
+static uint8_t *span_write(uint8_t *o, const uint8_t *body, const struct lr_otlp_item *it,
+                           const struct lr_slice *r, uint64_t plen)
+{
+    const uint8_t *p = body + it->f.body_off, *end = p + it->f.body_len;
+
+    if (!r) {
+        memcpy(o, body + it->f.off, it->f.len);
+        return o + it->f.len;
+    }
+    *o++ = 0x12; /* ScopeSpans.spans, field 2, wire type 2 */
+    o = put_varint(o, plen);
+    if (it->n_trace_state == 0) {
+        memcpy(o, p, it->f.body_len);
+        return put_ts(o + it->f.body_len, r);
+    }
+    if (it->n_trace_state == 1) {
+        const uint8_t *ts = body + it->trace_state_off, *te = ts + it->trace_state_len;
+        memcpy(o, p, (size_t)(ts - p));
+        o = put_ts(o + (ts - p), r);
+        memcpy(o, te, (size_t)(end - te));
+        return o + (end - te);
+    }
+    /* The replacement takes the place of the last occurrence, the one protobuf keeps. */
+    const uint8_t *run = p, *at, *last = body + it->trace_state_off;
+    uint64_t tag;
+    while (p < end) {
+        at = p;
+        if (!field_next(&p, end, &tag))
+            break; /* not reached: span_plen() read the same bytes */
+        if (!is_trace_state(tag))
+            continue;
+        memcpy(o, run, (size_t)(at - run));
+        o += at - run;
+        if (at == last)
+            o = put_ts(o, r);
+        run = p;
+    }
+    memcpy(o, run, (size_t)(p - run));
+    return o + (p - run);
+}
+
+static bool kept(const uint8_t *keep, uint32_t i)
+{
+    return !keep || keep[i];
+}
+
+/* Payload length of scope `s` after the splice; *any tells whether it keeps a span. */
+static uint64_t scope_out_len(const uint8_t *body, const struct lr_otlp_view *v,
+                              const uint8_t *keep, const struct lr_slice *ts, uint32_t s, bool *any)
+{
+    const struct lr_otlp_scope *sc = &v->scopes[s];
+    uint64_t n = sc->f.body_len;
+    uint32_t i;
+
+    *any = false;
+    for (i = sc->first_item; i < sc->first_item + sc->n_items; i++) {
+        n -= v->items[i].f.len;
+        if (kept(keep, i)) {
+            n += span_out_len(body, &v->items[i], repl_of(ts, i));
+            *any = true;
+        }
+    }
+    return n;
+}
+
+/* Payload length of resource `r` after the splice; *any tells whether it keeps a span. */
+static uint64_t resource_out_len(const uint8_t *body, const struct lr_otlp_view *v,
+                                 const uint8_t *keep, const struct lr_slice *ts, uint32_t r,
+                                 bool *any)
+{
+    const struct lr_otlp_resource *res = &v->resources[r];
+    uint64_t n = res->f.body_len, sl;
+    uint32_t s;
+    bool k;
+
+    *any = false;
+    for (s = res->first_scope; s < res->first_scope + res->n_scopes; s++) {
+        n -= v->scopes[s].f.len;
+        sl = scope_out_len(body, v, keep, ts, s, &k);
+        if (k) {
+            n += 1 + varint_len(sl) + sl;
+            *any = true;
+        }
+    }
+    return n;
+}
+
+/* Copies body[*at, to) and moves *at to `next`. `o` may be NULL when nothing is copied (an
+ * empty output into a zero-capacity buffer). */
+static uint8_t *copy_run(uint8_t *o, const uint8_t *body, uint32_t *at, uint32_t to, uint32_t next)
+{
+    if (to > *at) {
+        memcpy(o, body + *at, to - *at);
+        o += to - *at;
+    }
+    *at = next;
+    return o;
+}
+
+ssize_t lr_dp_otlp_splice_spans(const uint8_t *body, size_t len, const struct lr_otlp_view *v,
+                                const uint8_t *keep, const struct lr_slice *trace_state,
+                                uint8_t *out, size_t cap)
+{
+    uint32_t ni = v->n_items, nr = v->n_resources, i, r, s, at;
+    uint64_t total, n;
+    bool identity = true, any;
+    uint8_t *o = out;
+
+    if (v->truncated || v->signal != LR_SIG_TRACES)
+        return -EINVAL;
+    for (i = 0; i < ni; i++) {
+        const struct lr_slice *x = kept(keep, i) ? repl_of(trace_state, i) : NULL;
+        if (x && x->len > UINT32_MAX)
+            return -EINVAL;
+        if (!kept(keep, i) || x)
+            identity = false;
+    }
+    if (identity) {
+        if (len > cap)
+            return -ENOSPC;
+        if (len)
+            memcpy(out, body, len);
+        return (ssize_t)len;
+    }
+
+    for (i = 0; i < ni; i++)
+        if (kept(keep, i) && span_out_len(body, &v->items[i], repl_of(trace_state, i)) == 0)
+            return -EINVAL;
+
+    /* Sizing pass: the request's own bytes outside resource_spans, plus the kept resources. */
+    total = len;
+    for (r = 0; r < nr; r++) {
+        total -= v->resources[r].f.len;
+        n = resource_out_len(body, v, keep, trace_state, r, &any);
+        if (any)
+            total += 1 + varint_len(n) + n;
+    }
+    if (total > cap || total > SSIZE_MAX)
+        return -ENOSPC;
+
+    /* Write pass: the bytes between children of every level stay in place, dropped children
+     * leave them joined. */
+    at = 0;
+    for (r = 0; r < nr; r++) {
+        const struct lr_otlp_resource *res = &v->resources[r];
+        uint32_t rat = res->f.body_off;
+
+        o = copy_run(o, body, &at, res->f.off, res->f.off + res->f.len);
+        n = resource_out_len(body, v, keep, trace_state, r, &any);
+        if (!any)
+            continue;
+        *o++ = 0x0a; /* ExportTraceServiceRequest.resource_spans, field 1, wire type 2 */
+        o = put_varint(o, n);
+        for (s = res->first_scope; s < res->first_scope + res->n_scopes; s++) {
+            const struct lr_otlp_scope *sc = &v->scopes[s];
+            uint32_t sat = sc->f.body_off;
+
+            o = copy_run(o, body, &rat, sc->f.off, sc->f.off + sc->f.len);
+            n = scope_out_len(body, v, keep, trace_state, s, &any);
+            if (!any)
+                continue;
+            *o++ = 0x12; /* ResourceSpans.scope_spans, field 2, wire type 2 */
+            o = put_varint(o, n);
+            for (i = sc->first_item; i < sc->first_item + sc->n_items; i++) {
+                const struct lr_otlp_item *it = &v->items[i];
+                const struct lr_slice *x = repl_of(trace_state, i);
+
+                o = copy_run(o, body, &sat, it->f.off, it->f.off + it->f.len);
+                if (!kept(keep, i))
+                    continue;
+                o = span_write(o, body, it, x, x ? span_plen(body, it, x) : 0);
+            }
+            o = copy_run(o, body, &sat, sc->f.body_off + sc->f.body_len, 0);
+        }
+        o = copy_run(o, body, &rat, res->f.body_off + res->f.body_len, 0);
+    }
+    o = copy_run(o, body, &at, (uint32_t)len, 0);
+    return (ssize_t)(o - out);
+}
+
+size_t lr_dp_otlp_splice_bound(size_t len, const struct lr_otlp_view *v,
+                               const struct lr_slice *trace_state)
+{
+    uint64_t grow = 0;
+    bool any = false;
+    uint32_t i;
+
+    for (i = 0; trace_state && i < v->n_items; i++) {
+        if (!trace_state[i].p)
+            continue;
+        any = true;
+        /* The new field (tag, at most 5 bytes of length, the string) and at most 4 more bytes
+         * of the span's length prefix. Longer strings are refused anyway. */
+        grow += (trace_state[i].len > UINT32_MAX ? 0 : trace_state[i].len) + 16;
+    }
+    if (!any)
+        return len;
+    /* Every scope and resource header may grow by at most 9 bytes (2 to 11). */
+    grow += 10 * ((uint64_t)v->n_scopes + v->n_resources);
+    return grow > SIZE_MAX - len ? SIZE_MAX : len + (size_t)grow;
 }

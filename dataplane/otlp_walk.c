@@ -789,6 +789,13 @@ static int walk_span(struct walk *w, const struct fld *outer, struct lr_otlp_ite
         case 2:
             copy_id(it->span_id, 8, &f);
             break;
+        case 3:
+            /* Last one wins (protobuf-c parse_required_member() frees the earlier string). */
+            it->trace_state = payload(&f);
+            it->trace_state_off = (uint32_t)(f.tag - w->base);
+            it->trace_state_len = (uint32_t)(f.end - f.tag);
+            it->n_trace_state++;
+            break;
         case 4:
             copy_id(it->parent_span_id, 8, &f);
             it->has_parent = f.u != 0;

@@ -61,6 +61,15 @@ struct lr_otlp_item {
     uint64_t start_ns, end_ns; /* span start/end; for logs: time_unix_nano, 0 */
     struct lr_slice name;      /* span name / metric name; empty for logs */
     uint32_t n_points;         /* metrics: data points in this metric; traces/logs: 1 */
+
+    /* Traces only: Span.trace_state (field 3). `trace_state` is the value protobuf keeps (the
+     * last occurrence; empty if absent) and [trace_state_off, +trace_state_len) the whole field
+     * holding it (tag, length prefix, payload; 0/0 when absent). n_trace_state counts the
+     * occurrences: when above 1, the earlier ones lie elsewhere in the span (a rewrite must drop
+     * them too, see lr_dp_otlp_splice_spans()). */
+    struct lr_slice trace_state;
+    uint32_t trace_state_off, trace_state_len;
+    uint32_t n_trace_state;
 };
 
 /* Caller-owned storage the walker fills. The walker never allocates: when a request holds more
