@@ -83,6 +83,19 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
             fprintf(f, "%s{receiver=\"otlp\",transport=\"%s\"} %llu\n", name, transports[t],
                     (unsigned long long)ref[t]);
     }
+    if (st->cfg->sampler.enabled) {
+        uint64_t smp[2] = { 0, 0 };
+        for (uint32_t i = 0; i < nw; i++)
+            for (int k = 0; k < 2; k++)
+                smp[k] += lr_stat_get(&lr_dp_workers_info(st->workers, i)->stats->sampled[k]);
+        family(f, "otelcol_processor_probabilistic_sampler_count_traces_sampled", "counter",
+               "Count of spans that were sampled or not (head sampling, per span).");
+        for (int k = 0; k < 2; k++)
+            fprintf(f,
+                    "otelcol_processor_probabilistic_sampler_count_traces_sampled{policy=\"\","
+                    "sampled=\"%s\"} %llu\n",
+                    k ? "true" : "false", (unsigned long long)smp[k]);
+    }
     if (st->kafka) {
         const struct lr_output_stats *os = lr_cp_kafka_stats(st->kafka);
         for (int s = 0; s < LR_SIG_COUNT; s++) {

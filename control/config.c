@@ -32,6 +32,7 @@ enum vtype {
     T_BROKERS,  /* char[size]: HOST:PORT list, comma-joined; a YAML sequence or a string */
     T_PROPS,    /* kafka.producer: a mapping passed through untouched */
     T_ENUM,     /* uint32_t: the index of the value in `choices` ("a|b|c") */
+    T_PERCENT,  /* double, 0..100 */
 };
 
 #define F_ZERO_OFF 1u /* 0 is accepted besides min..max and means "off" */
@@ -352,6 +353,48 @@ static const struct row spool_rows[] = {
       .doc = "... and accept again once it is back at or below this share." },
 };
 
+static const struct row sampler_rows[] = {
+    { .key = "processors.probabilistic_sampler.enabled",
+      .type = T_BOOL,
+      FIELD(sampler.enabled),
+      .def = "false",
+      .doc = "Head-sample spans as the Collector's probabilistic sampler processor does, with the "
+             "same decisions for the same settings. Off: every span is forwarded byte for byte." },
+    { .key = "processors.probabilistic_sampler.sampling_percentage",
+      .type = T_PERCENT,
+      FIELD(sampler.percentage),
+      .def = "100",
+      .doc = "Share of traces kept, in percent." },
+    { .key = "processors.probabilistic_sampler.mode",
+      .type = T_ENUM,
+      FIELD(sampler.mode),
+      .choices = "hash_seed|proportional|equalizing",
+      .def = "hash_seed",
+      .doc = "`hash_seed` (FNV hash of the seed and the trace id), `proportional` or `equalizing` "
+             "(OpenTelemetry consistent probability sampling: randomness from the trace id or "
+             "`rv`, the threshold written to the tracestate as `ot=th:`)." },
+    { .key = "processors.probabilistic_sampler.hash_seed",
+      .type = T_UINT,
+      FIELD(sampler.hash_seed),
+      .min = 0,
+      .max = UINT32_MAX,
+      .def = "0",
+      .doc = "Seed of `hash_seed` mode; samplers with the same seed make the same decisions." },
+    { .key = "processors.probabilistic_sampler.sampling_precision",
+      .type = T_UINT,
+      FIELD(sampler.precision),
+      .min = 1,
+      .max = 14,
+      .def = "4",
+      .doc = "Hex digits of the threshold written to the tracestate." },
+    { .key = "processors.probabilistic_sampler.fail_closed",
+      .type = T_BOOL,
+      FIELD(sampler.fail_closed),
+      .def = "true",
+      .doc =
+          "Drop spans whose sampling inputs are in error (bad tracestate, missing randomness)." },
+};
+
 static const struct row admin_rows[] = {
     { .key = "admin.endpoint",
       .type = T_ENDPOINT,
@@ -400,6 +443,9 @@ static const struct section sections[] = {
       "Where the telemetry goes. The shape follows the Collector's kafka "
       "exporter.",
       kafka_rows, N_ROWS(kafka_rows) },
+    { "processors.probabilistic_sampler",
+      "Head sampling of traces (the Collector's probabilistic sampler processor).", sampler_rows,
+      N_ROWS(sampler_rows) },
     { "spool",
       "The write-ahead spool: what was acknowledged and is not yet in Kafka, on disk, per "
       "worker.",
@@ -879,6 +925,17 @@ static int apply_text(struct lr_config *c, const struct row *r, const char *s, c
         reason(why, wl, "'%s' is not one of %s", s, r->choices);
         return -1;
     }
+    case T_PERCENT: {
+        char *end;
+        errno = 0;
+        double v = strtod(s, &end);
+        if (end == s || *end || errno || !(v >= 0 && v <= 100)) {
+            reason(why, wl, "'%s' is not a percentage (a number from 0 to 100)", s);
+            return -1;
+        }
+        memcpy((char *)c + r->off, &v, sizeof(v));
+        return 0;
+    }
     case T_PROPS:
         break;
     }
@@ -1345,6 +1402,8 @@ static const char *type_name(enum vtype t)
         return "map";
     case T_ENUM:
         return "enum";
+    case T_PERCENT:
+        return "percentage";
     }
     return "?";
 }
@@ -1377,6 +1436,9 @@ static void doc_range(const struct row *r, char *out, size_t len)
         return;
     case T_PROPS:
         snprintf(out, len, "librdkafka properties");
+        return;
+    case T_PERCENT:
+        snprintf(out, len, "0..100");
         return;
     case T_ENUM: {
         size_t o = 0;

@@ -103,6 +103,18 @@ int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, s
     x->arena = malloc(x->arena_cap);
     if (!x->recs || !x->spool_recs || !x->arena)
         goto fail;
+    if (cfg->sampler.enabled) {
+        struct lr_dp_sample_cfg sc = { .mode = (enum lr_dp_sample_mode)cfg->sampler.mode,
+                                       .percentage = cfg->sampler.percentage,
+                                       .hash_seed = cfg->sampler.hash_seed,
+                                       .precision = (int)cfg->sampler.precision,
+                                       .fail_closed = cfg->sampler.fail_closed };
+        if (lr_dp_sampler_init(&x->sampler, &sc) < 0) {
+            lr_dp_otlp_ctx_fini(x);
+            return -EINVAL;
+        }
+        x->sampling = true;
+    }
     return 0;
 fail:
     lr_dp_otlp_ctx_fini(x);
@@ -116,6 +128,11 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x)
     free(x->recs);
     free(x->spool_recs);
     free(x->arena);
+    free(x->keep);
+    free(x->ts);
+    free(x->ts_off);
+    free(x->ts_buf);
+    free(x->spliced);
     free(x->view.items);
     free(x->view.scopes);
     free(x->view.resources);
@@ -473,7 +490,7 @@ static int queue_spool(struct lr_dp_otlp_ctx *x, const char **why)
  * grows while the request does not fit. */
 static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len)
 {
-    if (sig != LR_SIG_TRACES || !x->cfg->kafka.partition_traces_by_id) {
+    if (sig != LR_SIG_TRACES || (!x->cfg->kafka.partition_traces_by_id && !x->sampling)) {
         struct lr_otlp_view counts = { 0 };
         int rc = lr_dp_otlp_walk(sig, p, len, &counts);
         x->view.n_spans = counts.n_spans;
@@ -498,6 +515,84 @@ static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, 
     }
 }
 
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 64;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (!q)
+        return -ENOMEM;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+/* Head sampling: decides every span as the Collector's probabilistic sampler does and, when some
+ * span is dropped or has its tracestate rewritten, splices the request down to the kept spans
+ * (x->spliced, walked again into x->view). *p and *len then point at the spliced request.
+ * (sampling.priority is not read: spans are decided on their trace id and tracestate.) */
+static int sample_traces(struct lr_dp_otlp_ctx *x, const uint8_t **p, size_t *len)
+{
+    uint32_t n = x->view.n_items;
+    size_t cap = x->sample_cap;
+    if (grow((void **)&x->keep, &cap, n, sizeof(*x->keep)) < 0)
+        return -ENOMEM;
+    cap = x->sample_cap;
+    if (grow((void **)&x->ts, &cap, n, sizeof(*x->ts)) < 0)
+        return -ENOMEM;
+    cap = x->sample_cap;
+    if (grow((void **)&x->ts_off, &cap, n, sizeof(*x->ts_off)) < 0)
+        return -ENOMEM;
+    x->sample_cap = cap;
+    x->ts_len = 0;
+    uint64_t kept = 0;
+    bool rewrite = false;
+    char out[LR_DP_SAMPLE_TS_MAX_OUT];
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lr_otlp_item *it = &x->view.items[i];
+        struct lr_dp_sample_result r;
+        lr_dp_sample_decide(&x->sampler, it->trace_id, (const char *)it->trace_state.p,
+                            it->trace_state.len, LR_DP_SAMPLE_PRIO_DEFER, out, sizeof(out), &r);
+        x->keep[i] = r.keep;
+        x->ts_off[i] = SIZE_MAX;
+        kept += r.keep;
+        if (!r.keep || !r.ts_rewritten)
+            continue;
+        if (r.ts_len == it->trace_state.len && memcmp(out, it->trace_state.p, r.ts_len) == 0)
+            continue;
+        if (grow((void **)&x->ts_buf, &x->ts_cap, x->ts_len + r.ts_len + 1, 1) < 0)
+            return -ENOMEM;
+        memcpy(x->ts_buf + x->ts_len, out, r.ts_len);
+        x->ts_off[i] = x->ts_len;
+        x->ts[i].len = r.ts_len;
+        x->ts_len += r.ts_len;
+        rewrite = true;
+    }
+    lr_stat_add(&x->stats->sampled[1], kept);
+    lr_stat_add(&x->stats->sampled[0], n - kept);
+    if (kept == n && !rewrite)
+        return 0;
+    /* The tracestates are in place now that ts_buf no longer moves. An empty rewritten one
+     * needs a non-NULL pointer too (it removes the field). */
+    for (uint32_t i = 0; i < n; i++)
+        x->ts[i].p = x->ts_off[i] == SIZE_MAX ? NULL : (const uint8_t *)x->ts_buf + x->ts_off[i];
+    size_t bound = lr_dp_otlp_splice_bound(*len, &x->view, rewrite ? x->ts : NULL);
+    size_t scap = x->spliced_cap;
+    if (grow((void **)&x->spliced, &scap, bound ? bound : 1, 1) < 0)
+        return -ENOMEM;
+    x->spliced_cap = scap;
+    ssize_t m = lr_dp_otlp_splice_spans(*p, *len, &x->view, x->keep, rewrite ? x->ts : NULL,
+                                        x->spliced, x->spliced_cap);
+    if (m < 0)
+        return (int)m;
+    *p = x->spliced;
+    *len = (size_t)m;
+    return walk(x, LR_SIG_TRACES, *p, *len);
+}
+
 /* Validates, splits and queues one Export*ServiceRequest (protobuf). */
 static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr_signal sig,
                          const uint8_t *p, size_t len, struct outcome *o)
@@ -515,11 +610,17 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
         return;
     }
     o->items = items_of(&x->view, sig);
+    bool sampled = false;
+    if (rc == 0 && sig == LR_SIG_TRACES && x->sampling) {
+        rc = sample_traces(x, &p, &len);
+        sampled = true;
+    }
     if (rc == 0) {
+        uint64_t fwd = items_of(&x->view, sig);
         if (sig == LR_SIG_TRACES && x->cfg->kafka.partition_traces_by_id)
             rc = lr_dp_otlp_split_traces(p, len, &x->view, emit_trace, x);
-        else if (len > 0 || o->items > 0)
-            rc = batch_add(x, sig, NULL, o->items, p, len);
+        else if (sampled ? fwd > 0 : (len > 0 || o->items > 0))
+            rc = batch_add(x, sig, NULL, fwd, p, len);
     }
     const char *why = "out of memory; retry later";
     if (rc >= 0)

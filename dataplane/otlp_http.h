@@ -19,6 +19,7 @@
 #include "linerate/spool.h"
 #include "linerate/stats.h"
 #include "otlp_json.h"
+#include "sample.h"
 
 /* One Kafka record of the request being answered; its bytes are in the context's arena. */
 struct lr_dp_rec {
@@ -45,6 +46,17 @@ struct lr_dp_otlp_ctx {
     size_t n_recs, recs_cap;
     uint8_t *arena; /* their bytes (owned, reused per request) */
     size_t arena_len, arena_cap;
+    /* Head sampling (processors.probabilistic_sampler), per span, before splitting. */
+    bool sampling;
+    struct lr_dp_sampler sampler;
+    uint8_t *keep;       /* per span of the request */
+    struct lr_slice *ts; /* per span: the rewritten tracestate, or p == NULL */
+    size_t *ts_off;      /* per span: offset into ts_buf, or SIZE_MAX */
+    size_t sample_cap;   /* entries in keep, ts, ts_off */
+    char *ts_buf;        /* rewritten tracestates */
+    size_t ts_len, ts_cap;
+    uint8_t *spliced; /* the kept spans, as a request */
+    size_t spliced_cap;
     uint64_t rejected;          /* items of the current request rejected: invalid trace id ... */
     uint64_t rejected_big;      /* ... or in a resource larger than max_record */
     struct lr_dp_json_out json; /* JSON bodies transcoded to protobuf (reused) */

@@ -73,6 +73,14 @@ struct lr_config {
         size_t n_producer;
     } kafka;
     struct {
+        bool enabled;       /* processors.probabilistic_sampler.enabled (false) */
+        double percentage;  /* ... sampling_percentage (100) */
+        uint32_t mode;      /* ... mode: 0 hash_seed, 1 proportional, 2 equalizing (hash_seed) */
+        uint32_t hash_seed; /* ... hash_seed (0) */
+        uint32_t precision; /* ... sampling_precision (4) */
+        bool fail_closed;   /* ... fail_closed (true) */
+    } sampler;
+    struct {
         char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
         uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
         uint32_t commit_interval_us; /* spool.commit_interval_us (200) */

@@ -40,7 +40,8 @@ struct lr_worker_stats {
     lr_counter accepted[LR_TR_COUNT][LR_SIG_COUNT]; /* items in those requests */
     lr_counter refused[LR_TR_COUNT][LR_SIG_COUNT];  /* items refused: rejected or overloaded */
     lr_counter records[LR_SIG_COUNT];               /* Kafka records queued for the output thread */
-    lr_counter bad_requests;                        /* answered 4xx (malformed, limits, routing) */
+    lr_counter sampled[2];   /* spans the head sampler dropped [0] and kept [1] */
+    lr_counter bad_requests; /* answered 4xx (malformed, limits, routing) */
     lr_counter overloaded;   /* answered 503: output queue or spool full, or out of memory */
     lr_counter spool_full;   /* ... of which: the spool was at its high watermark */
     lr_counter spool_errors; /* ... of which: the spool write failed (disk full, I/O error) */

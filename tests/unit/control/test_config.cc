@@ -106,6 +106,12 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.spool.max_bytes, b.spool.max_bytes);
     EXPECT_EQ(a.spool.high_watermark_pct, b.spool.high_watermark_pct);
     EXPECT_EQ(a.spool.low_watermark_pct, b.spool.low_watermark_pct);
+    EXPECT_EQ(a.sampler.enabled, b.sampler.enabled);
+    EXPECT_EQ(a.sampler.percentage, b.sampler.percentage);
+    EXPECT_EQ(a.sampler.mode, b.sampler.mode);
+    EXPECT_EQ(a.sampler.hash_seed, b.sampler.hash_seed);
+    EXPECT_EQ(a.sampler.precision, b.sampler.precision);
+    EXPECT_EQ(a.sampler.fail_closed, b.sampler.fail_closed);
     ASSERT_EQ(a.kafka.n_producer, b.kafka.n_producer);
     for (size_t i = 0; i < a.kafka.n_producer; i++) {
         EXPECT_STREQ(a.kafka.producer[i].key, b.kafka.producer[i].key);
@@ -118,7 +124,7 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.service.shutdown_grace_ms, b.service.shutdown_grace_ms);
 }
 
-const char kKnownTop[] = "known: receivers, workers, exporters, spool, admin, service";
+const char kKnownTop[] = "known: receivers, workers, exporters, processors, spool, admin, service";
 const char kKnownKafka[] = "brokers, traces, metrics, logs, partition_traces_by_id, "
                            "embedded_partitions, flush_timeout_ms, max_message_bytes, producer";
 
@@ -161,7 +167,43 @@ TEST(ConfigDefaults, AreTheDocumentedOnes)
     EXPECT_EQ(c.spool.max_bytes, 4ull << 30);
     EXPECT_EQ(c.spool.high_watermark_pct, 90u);
     EXPECT_EQ(c.spool.low_watermark_pct, 70u);
+    EXPECT_FALSE(c.sampler.enabled);
+    EXPECT_EQ(c.sampler.percentage, 100.0);
+    EXPECT_EQ(c.sampler.mode, 0u);
+    EXPECT_EQ(c.sampler.hash_seed, 0u);
+    EXPECT_EQ(c.sampler.precision, 4u);
+    EXPECT_TRUE(c.sampler.fail_closed);
     EXPECT_EQ(finalize(&d.c), "");
+}
+
+TEST(ConfigKeys, SamplingPercentage)
+{
+    const struct {
+        const char *value;
+        double want; // < 0: error
+    } cases[] = { { "0", 0 },    { "100", 100 },  { "12.5", 12.5 }, { "0.01", 0.01 },
+                  { "1e1", 10 }, { "100.5", -1 }, { "-1", -1 },     { "nan", -1 },
+                  { "inf", -1 }, { "", -1 },      { "5%", -1 },     { "abc", -1 } };
+    for (auto &tc : cases) {
+        Cfg c;
+        std::string err =
+            set(&c.c, "processors.probabilistic_sampler.sampling_percentage", tc.value);
+        if (tc.want < 0) {
+            EXPECT_EQ(err, std::string("processors.probabilistic_sampler.sampling_percentage: '") +
+                               tc.value + "' is not a percentage (a number from 0 to 100)")
+                << tc.value;
+            continue;
+        }
+        EXPECT_EQ(err, "") << tc.value;
+        EXPECT_EQ(c.c.sampler.percentage, tc.want) << tc.value;
+    }
+    Cfg c;
+    ASSERT_EQ(load(&c.c, "processors:\n  probabilistic_sampler:\n    enabled: true\n"
+                         "    mode: proportional\n    sampling_percentage: 2.5\n"),
+              "");
+    EXPECT_TRUE(c.c.sampler.enabled);
+    EXPECT_EQ(c.c.sampler.mode, 1u);
+    EXPECT_EQ(c.c.sampler.percentage, 2.5);
 }
 
 TEST(ConfigKeys, AckModes)
@@ -223,7 +265,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 43);
+    EXPECT_EQ(rows, 49);
     expect_same(from_doc.c, defaults.c);
 }
 
