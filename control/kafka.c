@@ -526,6 +526,10 @@ static void *output_main(void *arg)
     for (;;) {
         if (atomic_load(&k->fatal))
             replace_producer(k);
+        /* Read the stop flag before the round: stop is set after the workers were joined, so a
+         * round that starts after seeing it sees every record they wrote, and only such a round
+         * may decide that everything is drained. */
+        bool stopping = atomic_load(&k->stop);
         bool drained;
         bool any = output_round(k, &drained);
         if (!k->rk)
@@ -534,7 +538,7 @@ static void *output_main(void *arg)
         int q = rd_kafka_outq_len(k->rk);
         atomic_store(&k->outq, q > 0 ? (uint64_t)q : 0);
         notify_workers(k);
-        if (!atomic_load(&k->stop))
+        if (!stopping)
             continue;
         if (drained)
             break;
