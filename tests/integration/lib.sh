@@ -76,6 +76,11 @@ start_linerate() {
             HTTP_PORT=$(free_port)
             ADMIN_PORT=$(free_port)
             GRPC_PORT=$(free_port)
+            # Three random picks can collide: pick again until they differ.
+            while [ "$ADMIN_PORT" = "$HTTP_PORT" ]; do ADMIN_PORT=$(free_port); done
+            while [ "$GRPC_PORT" = "$HTTP_PORT" ] || [ "$GRPC_PORT" = "$ADMIN_PORT" ]; do
+                GRPC_PORT=$(free_port)
+            done
         fi
         mkdir -p "$WORK/run"
         rm -f "$WORK/run/kafka.addr"
