@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "fsutil.h"
 #include "kafka.h"
 #include "linerate/config.h"
 #include "linerate/spool.h"
@@ -48,23 +49,6 @@ static void on_signal(struct lr_cp_ev *self, uint32_t events)
     struct signalfd_siginfo si;
     if (read(s->fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
         s->got = (int)si.ssi_signo;
-}
-
-static int mkdir_p(const char *path)
-{
-    char tmp[LR_CFG_PATH_MAX];
-    snprintf(tmp, sizeof(tmp), "%s", path);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = 0;
-        if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-            return -1;
-        *p = '/';
-    }
-    if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return -1;
-    return 0;
 }
 
 static int write_file(const char *dir, const char *name, const char *text)
@@ -255,9 +239,10 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (mkdir_p(cfg.service.run_dir) != 0) {
+    int mk = lr_cp_mkdir_p(cfg.service.run_dir);
+    if (mk != 0) {
         fprintf(stderr, "linerate: service.run_dir: cannot create %s: %s\n", cfg.service.run_dir,
-                strerror(errno));
+                strerror(-mk));
         goto out;
     }
 

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "linerate/spool.h"
 
 #define SEG_VERSION 1u
@@ -376,7 +377,7 @@ static ssize_t read_at(int fd, uint8_t *p, size_t n, uint64_t off)
     return (ssize_t)got;
 }
 
-static int mkdir_p(const char *path)
+int lr_cp_mkdir_p(const char *path)
 {
     char tmp[PATH_MAX];
     size_t n = strlen(path);
@@ -1429,7 +1430,7 @@ int lr_cp_spool_open(const struct lr_cp_spool_opts *o, struct lr_cp_spool **out,
         errf(errstr, errlen, "spool: folder name too long: %s", o->dir);
         goto fail;
     }
-    if ((rc = mkdir_p(s->path)) < 0) {
+    if ((rc = lr_cp_mkdir_p(s->path)) < 0) {
         errf(errstr, errlen, "spool: cannot create %s: %s", s->path, strerror(-rc));
         goto fail;
     }
