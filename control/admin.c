@@ -7,15 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "../dataplane/tail_policy.h"
+#include "adapt.h"
 #include "admin.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
 #include "linerate/spool.h"
+#include "sampling_api.h"
 
 struct admin_conn {
     struct lr_cp_ev ev;
@@ -54,6 +58,94 @@ static void family(FILE *f, const char *name, const char *type, const char *help
     fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* Tail sampling, with the Collector's tail_sampling processor names where they exist. */
+static void tail_metrics(FILE *f, const struct lr_cp_state *st, uint32_t nw)
+{
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } rows[] = {
+        { "otelcol_processor_tail_sampling_new_trace_id_received", "counter",
+          "Counts the arrival of new traces.", offsetof(struct lr_worker_stats, tail_new_traces) },
+        { "otelcol_processor_tail_sampling_sampling_trace_dropped_too_early", "counter",
+          "Count of traces that needed to be decided before decision_wait (num_traces reached); "
+          "linerate decides them with the spans it has.",
+          offsetof(struct lr_worker_stats, tail_early) },
+        { "otelcol_processor_tail_sampling_sampling_traces_on_memory", "gauge",
+          "Tracks the number of traces current on memory.",
+          offsetof(struct lr_worker_stats, tail_held) },
+        { "linerate_tail_sampling_bytes_on_memory", "gauge",
+          "Bytes of the spans waiting for a tail-sampling decision.",
+          offsetof(struct lr_worker_stats, tail_held_bytes) },
+        { "linerate_tail_sampling_routed_total", "counter",
+          "Trace pieces sent to the worker owning their trace id.",
+          offsetof(struct lr_worker_stats, tail_routed) },
+        { "linerate_tail_sampling_route_full_total", "counter",
+          "Requests refused because a ring to another worker was full.",
+          offsetof(struct lr_worker_stats, tail_route_full) },
+    };
+    for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
+        uint64_t v = 0;
+        for (uint32_t i = 0; i < nw; i++)
+            v += lr_stat_get(
+                (const lr_counter *)((const char *)lr_dp_workers_info(st->workers, i)->stats +
+                                     rows[r].off));
+        family(f, rows[r].name, rows[r].type, rows[r].help);
+        fprintf(f, "%s %llu\n", rows[r].name, (unsigned long long)v);
+    }
+    uint64_t d[2] = { 0, 0 }, sp[2] = { 0, 0 }, late[2] = { 0, 0 };
+    for (uint32_t i = 0; i < nw; i++) {
+        const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
+        d[0] += lr_stat_get(&ws->tail_not_sampled);
+        d[1] += lr_stat_get(&ws->tail_sampled);
+        sp[0] += lr_stat_get(&ws->tail_spans_dropped);
+        sp[1] += lr_stat_get(&ws->tail_spans_kept);
+        late[0] += lr_stat_get(&ws->tail_late_dropped);
+        late[1] += lr_stat_get(&ws->tail_late_kept);
+    }
+    family(f, "otelcol_processor_tail_sampling_global_count_traces_sampled", "counter",
+           "Global count of traces sampled by at least one policy.");
+    for (int k = 0; k < 2; k++)
+        fprintf(f,
+                "otelcol_processor_tail_sampling_global_count_traces_sampled{sampled=\"%s\"} "
+                "%llu\n",
+                k ? "true" : "false", (unsigned long long)d[k]);
+    family(f, "otelcol_processor_tail_sampling_count_spans_sampled", "counter",
+           "Count of spans that were sampled or not per sampling policy (all policies here).");
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "otelcol_processor_tail_sampling_count_spans_sampled{sampled=\"%s\"} %llu\n",
+                k ? "true" : "false", (unsigned long long)sp[k]);
+    family(f, "linerate_tail_sampling_late_spans_total", "counter",
+           "Spans that arrived after their trace was decided, by the decision they followed.");
+    for (int k = 0; k < 2; k++)
+        fprintf(f, "linerate_tail_sampling_late_spans_total{sampled=\"%s\"} %llu\n",
+                k ? "true" : "false", (unsigned long long)late[k]);
+    const struct lr_sampling_set *set = atomic_load(&lr_dp_workers_sampling(st->workers)->cur);
+    const struct lr_tail_policies *pol = set ? set->tail : NULL;
+    if (!pol)
+        return;
+    family(f, "otelcol_processor_tail_sampling_count_traces_sampled", "counter",
+           "Count of traces that were sampled or not per sampling policy.");
+    for (size_t i = 0; i < lr_dp_tail_policies_count(pol); i++) {
+        uint64_t yes, no;
+        lr_dp_tail_policy_counts(pol, i, &yes, &no);
+        /* A label value escapes backslash, double quote and newline (Prometheus text format). */
+        char n[512];
+        size_t k = 0;
+        for (const char *c = lr_dp_tail_policy_name(pol, i); *c && k + 3 < sizeof(n); c++) {
+            if (*c == '\\' || *c == '"' || *c == '\n')
+                n[k++] = '\\';
+            n[k++] = *c == '\n' ? 'n' : *c;
+        }
+        n[k] = '\0';
+        for (int v = 1; v >= 0; v--)
+            fprintf(f,
+                    "otelcol_processor_tail_sampling_count_traces_sampled{policy=\"%s\","
+                    "sampled=\"%s\"} %llu\n",
+                    n, v ? "true" : "false", (unsigned long long)(v ? yes : no));
+    }
+}
+
 void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
 {
     uint32_t nw = st->workers ? lr_dp_workers_count(st->workers) : 0;
@@ -83,11 +175,20 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
             fprintf(f, "%s{receiver=\"otlp\",transport=\"%s\"} %llu\n", name, transports[t],
                     (unsigned long long)ref[t]);
     }
-    if (st->cfg->sampler.enabled) {
-        uint64_t smp[2] = { 0, 0 };
-        for (uint32_t i = 0; i < nw; i++)
-            for (int k = 0; k < 2; k++)
-                smp[k] += lr_stat_get(&lr_dp_workers_info(st->workers, i)->stats->sampled[k]);
+    if (st->cfg->tail.enabled && st->workers)
+        tail_metrics(f, st, nw);
+    /* Head sampling: written while configured on, or once anything was counted (a PUT /sampling
+     * may turn it on at run time). */
+    uint64_t smp[2] = { 0, 0 }, lsmp[2] = { 0, 0 }, forced = 0;
+    for (uint32_t i = 0; i < nw; i++) {
+        const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
+        for (int k = 0; k < 2; k++) {
+            smp[k] += lr_stat_get(&ws->sampled[k]);
+            lsmp[k] += lr_stat_get(&ws->logs_sampled[k]);
+        }
+        forced += lr_stat_get(&ws->force_kept);
+    }
+    if (st->cfg->sampler.enabled || st->cfg->adaptive.enabled || smp[0] || smp[1]) {
         family(f, "otelcol_processor_probabilistic_sampler_count_traces_sampled", "counter",
                "Count of spans that were sampled or not (head sampling, per span).");
         for (int k = 0; k < 2; k++)
@@ -95,6 +196,22 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
                     "otelcol_processor_probabilistic_sampler_count_traces_sampled{policy=\"\","
                     "sampled=\"%s\"} %llu\n",
                     k ? "true" : "false", (unsigned long long)smp[k]);
+    }
+    if (st->cfg->sampler.logs || lsmp[0] || lsmp[1]) {
+        family(f, "otelcol_processor_probabilistic_sampler_count_logs_sampled", "counter",
+               "Count of logs that were sampled or not (head sampling, per log record; records "
+               "without a trace id count as sampled).");
+        for (int k = 0; k < 2; k++)
+            fprintf(f,
+                    "otelcol_processor_probabilistic_sampler_count_logs_sampled{policy=\"\","
+                    "sampled=\"%s\"} %llu\n",
+                    k ? "true" : "false", (unsigned long long)lsmp[k]);
+    }
+    if (st->cfg->adaptive.enabled || forced) {
+        family(f, "linerate_sampling_force_kept_total", "counter",
+               "Spans the head sampler dropped and the adaptive always-keep rule kept (errors, "
+               "slow spans and their traces while the rate is lowered).");
+        fprintf(f, "linerate_sampling_force_kept_total %llu\n", (unsigned long long)forced);
     }
     if (st->kafka) {
         const struct lr_output_stats *os = lr_cp_kafka_stats(st->kafka);
@@ -145,6 +262,11 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
                "Kafka records produced again after a retryable delivery error.");
         fprintf(f, "linerate_kafka_records_retried_total %llu\n",
                 (unsigned long long)lr_stat_get(&os->retried));
+    }
+    if (st->workers) {
+        bool head;
+        double rate = lr_cp_sampling_rate_pct(lr_dp_workers_sampling(st->workers), &head);
+        lr_cp_adapt_metrics_write(st->adapt, head, rate, f);
     }
     if (st->spools) {
 #define PER_SPOOL(metric, type, help, expr)                     \
@@ -296,13 +418,33 @@ static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_
         resp->content_type = "application/json";
         fprintf(f, "{\"ready\":%s,\"kafka_connected\":%s}\n", ready ? "true" : "false",
                 kafka ? "true" : "false");
+    } else if (lr_slice_eq(req->path, "/sampling") && a->st->sampling) {
+        resp->content_type = "application/json";
+        if (get) {
+            resp->status = 200;
+            lr_cp_sampling_get(a->st->sampling, f);
+        } else if (lr_slice_eq(req->method, "PUT")) {
+            struct lr_slice auth = { 0 };
+            for (uint32_t i = 0; i < req->n_headers; i++)
+                if (req->headers[i].name.len == 13 &&
+                    strncasecmp((const char *)req->headers[i].name.p, "authorization", 13) == 0)
+                    auth = req->headers[i].value;
+            resp->status = lr_cp_sampling_put(a->st->sampling, (const char *)auth.p, auth.len,
+                                              req->body.p, req->body.len, f);
+            if (resp->status == 401)
+                resp->extra_headers = "WWW-Authenticate: Bearer\r\n";
+        } else {
+            resp->status = 405;
+            resp->extra_headers = "Allow: GET, HEAD, PUT\r\n";
+            fprintf(f, "{\"error\":\"method not allowed\"}\n");
+        }
     } else if (lr_slice_eq(req->path, "/metrics")) {
         resp->status = 200;
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         lr_cp_metrics_write(a->st, f);
     } else {
         resp->status = 404;
-        fprintf(f, "not found; try /health, /ready or /metrics\n");
+        fprintf(f, "not found; try /health, /ready, /metrics or /sampling\n");
     }
     fclose(f);
     set_body(a, resp, buf, lr_slice_eq(req->method, "HEAD") ? 0 : len);

@@ -13,6 +13,9 @@
 #include "linerate/config.h"
 #include "linerate/workers.h"
 
+struct lr_cp_adapt;
+struct lr_cp_sampling;
+
 /* What the admin endpoint reports on (borrowed, owned by main). */
 struct lr_cp_state {
     const struct lr_config *cfg;
@@ -22,6 +25,8 @@ struct lr_cp_state {
     uint32_t n_spools;           /* one per worker, then any left by an earlier run */
     _Atomic bool ready;          /* accepting OTLP traffic (false while draining) */
     uint64_t start_ns;
+    struct lr_cp_adapt *adapt;       /* the adaptive sampling controller; NULL while it is off */
+    struct lr_cp_sampling *sampling; /* GET/PUT /sampling (control/sampling_api.h) */
 };
 
 /* Something in the control thread's epoll set: data.ptr points at one of these. */

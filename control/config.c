@@ -8,6 +8,7 @@
  * The YAML shape follows the OpenTelemetry Collector where it maps (receivers.otlp.protocols.http,
  * exporters.kafka.traces.topic), so that a Collector user finds the keys where they expect them. */
 #include "linerate/config.h"
+#include "../dataplane/tail_policy.h"
 #include "errf.h"
 
 #include <errno.h>
@@ -33,6 +34,8 @@ enum vtype {
     T_PROPS,    /* kafka.producer: a mapping passed through untouched */
     T_ENUM,     /* uint32_t: the index of the value in `choices` ("a|b|c") */
     T_PERCENT,  /* double, 0..100 */
+    T_SVCPCT,   /* sampler.services: a mapping service.name -> percentage */
+    T_POLICIES, /* tail.policies: a sequence of tail-sampling policies (dataplane/tail_policy.c) */
 };
 
 #define F_ZERO_OFF 1u /* 0 is accepted besides min..max and means "off" */
@@ -393,6 +396,126 @@ static const struct row sampler_rows[] = {
       .def = "true",
       .doc =
           "Drop spans whose sampling inputs are in error (bad tracestate, missing randomness)." },
+    { .key = "processors.probabilistic_sampler.logs.enabled",
+      .type = T_BOOL,
+      FIELD(sampler.logs),
+      .def = "false",
+      .doc = "Sample log records too, by their trace id, with the same mode and seed (as the "
+             "Collector's sampler in a logs pipeline). Records without a trace id are kept, and no "
+             "sampling attribute is written (differences: docs/sampling.md)." },
+    { .key = "processors.probabilistic_sampler.logs.sampling_percentage",
+      .type = T_PERCENT,
+      FIELD(sampler.logs_percentage),
+      .def = "100",
+      .doc = "Share of log records kept, in percent (`sampling_percentage` is the traces' one)." },
+    { .key = "processors.probabilistic_sampler.services",
+      .type = T_SVCPCT,
+      FIELD(sampler.services),
+      .def = "{}",
+      .doc = "Per-service overrides: a mapping from the resource's `service.name` to a "
+             "percentage, used instead of the signal's for that service (`checkout: 100`). With "
+             "`--set`, `name=pct,name=pct`." },
+};
+
+static const struct row tail_rows[] = {
+    { .key = "processors.tail_sampling.enabled",
+      .type = T_BOOL,
+      FIELD(tail.enabled),
+      .def = "false",
+      .doc = "Tail-sample traces as the Collector's tail_sampling processor does: every span of a "
+             "trace goes to the worker that owns its trace id, which decides once the first span "
+             "is `decision_wait_ms` old. Spans waiting for a decision are held in memory (see "
+             "docs/sampling.md)." },
+    { .key = "processors.tail_sampling.decision_wait_ms",
+      .type = T_MS,
+      FIELD(tail.decision_wait_ms),
+      .min = 1,
+      .max = 3600000,
+      .def = "30000",
+      .doc =
+          "How long after its first span a trace is decided (the Collector's `decision_wait`)." },
+    { .key = "processors.tail_sampling.num_traces",
+      .type = T_UINT,
+      FIELD(tail.num_traces),
+      .min = 1,
+      .max = 100000000,
+      .def = "50000",
+      .doc = "Traces held at most, shared by the workers; when full, the oldest trace is decided "
+             "early and counted as dropped too early." },
+    { .key = "processors.tail_sampling.decision_cache.sampled_cache_size",
+      .type = T_UINT,
+      FIELD(tail.sampled_cache),
+      .min = 0,
+      .max = 100000000,
+      .def = "100000",
+      .doc = "Trace ids kept after a keep decision, so late spans are kept too (0: off)." },
+    { .key = "processors.tail_sampling.decision_cache.non_sampled_cache_size",
+      .type = T_UINT,
+      FIELD(tail.non_sampled_cache),
+      .min = 0,
+      .max = 100000000,
+      .def = "100000",
+      .doc = "Trace ids kept after a drop decision, so late spans are dropped too (0: off)." },
+    { .key = "processors.tail_sampling.route_queue_size",
+      .type = T_UINT,
+      FIELD(tail.route_queue),
+      .min = 64,
+      .max = 1u << 24,
+      .def = "4096",
+      .doc = "Entries of the ring from each worker to each other one that carries spans to the "
+             "worker owning their trace; a full ring refuses the request (retryable)." },
+    { .key = "processors.tail_sampling.policies",
+      .type = T_POLICIES,
+      FIELD(tail.policies),
+      .def = "[]",
+      .doc = "The policies, in the Collector's shape (`name`, `type` and the type's block); see "
+             "docs/sampling.md. At least one when enabled." },
+};
+
+static const struct row adaptive_rows[] = {
+    { .key = "processors.adaptive_sampling.enabled",
+      .type = T_BOOL,
+      FIELD(adaptive.enabled),
+      .def = "false",
+      .doc = "Lower the head-sampling rate while Kafka or the spool falls behind, and raise it "
+             "back up to the configured rate when they catch up. Turns head sampling on." },
+    { .key = "processors.adaptive_sampling.tick_ms",
+      .type = T_MS,
+      FIELD(adaptive.tick_ms),
+      .min = 10,
+      .max = 600000,
+      .def = "1000",
+      .doc = "How often the controller looks at the queues." },
+    { .key = "processors.adaptive_sampling.kafka_queue_threshold",
+      .type = T_UINT,
+      FIELD(adaptive.kafka_queue_threshold),
+      .min = 1,
+      .max = UINT32_MAX,
+      .def = "10000",
+      .doc = "Records waiting for Kafka above which the rate falls (x0.9 per tick); below half "
+             "of it the rate rises (x1.1 per tick)." },
+    { .key = "processors.adaptive_sampling.spool_threshold_pct",
+      .type = T_UINT,
+      FIELD(adaptive.spool_threshold_pct),
+      .min = 1,
+      .max = 100,
+      .def = "50",
+      .doc = "Share of `spool.max_bytes` in use above which the rate falls faster (x0.8 per "
+             "tick)." },
+    { .key = "processors.adaptive_sampling.floor_percentage",
+      .type = T_PERCENT,
+      FIELD(adaptive.floor_percentage),
+      .def = "1",
+      .doc = "The rate never falls below this percentage." },
+    { .key = "processors.adaptive_sampling.latency_threshold_ms",
+      .type = T_MS,
+      FIELD(adaptive.latency_threshold_ms),
+      .min = 0,
+      .max = 3600000,
+      .def = "1000",
+      .doc = "While the rate is lowered, spans with an error status or lasting at least this "
+             "long, and the spans of their trace in the same request, are always kept (0: errors "
+             "only)." },
 };
 
 static const struct row admin_rows[] = {
@@ -402,6 +525,13 @@ static const struct row admin_rows[] = {
       .off2 = offsetof(struct lr_config, admin.port),
       .def = "127.0.0.1:13133",
       .doc = "Address of the admin HTTP server (health and status)." },
+    { .key = "admin.token",
+      .type = T_STRING,
+      FIELD(admin.token),
+      .min = 0,
+      .def = "",
+      .doc = "Bearer token that `PUT /sampling` must carry (`Authorization: Bearer TOKEN`); "
+             "empty: runtime changes are refused." },
 };
 
 static const struct row service_rows[] = {
@@ -444,8 +574,14 @@ static const struct section sections[] = {
       "exporter.",
       kafka_rows, N_ROWS(kafka_rows) },
     { "processors.probabilistic_sampler",
-      "Head sampling of traces (the Collector's probabilistic sampler processor).", sampler_rows,
-      N_ROWS(sampler_rows) },
+      "Head sampling of traces and logs (the Collector's probabilistic sampler processor).",
+      sampler_rows, N_ROWS(sampler_rows) },
+    { "processors.tail_sampling",
+      "Tail sampling of traces (the Collector's tail_sampling processor), across workers.",
+      tail_rows, N_ROWS(tail_rows) },
+    { "processors.adaptive_sampling",
+      "The backpressure controller: the head-sampling rate follows the Kafka queue and the spool.",
+      adaptive_rows, N_ROWS(adaptive_rows) },
     { "spool",
       "The write-ahead spool: what was acknowledged and is not yet in Kafka, on disk, per "
       "worker.",
@@ -854,6 +990,81 @@ oom:
     return -1;
 }
 
+/* Sets the percentage of one service in sampler.services, replacing an earlier one. */
+static int svc_put(struct lr_config *c, const char *name, const char *pct, char *why, size_t wl)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(pct, &end);
+    if (end == pct || *end || errno || !(v >= 0 && v <= 100)) {
+        reason(why, wl, "%s: '%s' is not a percentage (a number from 0 to 100)", name, pct);
+        return -1;
+    }
+    if (!name[0] || strlen(name) > 255) {
+        reason(why, wl, "a service name must have 1..255 characters");
+        return -1;
+    }
+    for (size_t i = 0; i < c->sampler.n_services; i++)
+        if (strcmp(c->sampler.services[i].service, name) == 0) {
+            c->sampler.services[i].percentage = v;
+            return 0;
+        }
+    char *n = strdup(name);
+    struct lr_cfg_svc_pct *a =
+        n ? realloc(c->sampler.services, (c->sampler.n_services + 1) * sizeof(*a)) : NULL;
+    if (!a) {
+        free(n);
+        reason(why, wl, "out of memory");
+        return -1;
+    }
+    a[c->sampler.n_services++] = (struct lr_cfg_svc_pct){ .service = n, .percentage = v };
+    c->sampler.services = a;
+    return 0;
+}
+
+static void svc_clear(struct lr_config *c)
+{
+    for (size_t i = 0; i < c->sampler.n_services; i++)
+        free(c->sampler.services[i].service);
+    free(c->sampler.services);
+    c->sampler.services = NULL;
+    c->sampler.n_services = 0;
+}
+
+/* `--set ...services=a=10,b=20`: replaces the whole mapping ("" empties it). */
+static int svc_parse_list(struct lr_config *c, const char *s, char *why, size_t wl)
+{
+    svc_clear(c);
+    char item[512];
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        if (n >= sizeof(item)) {
+            reason(why, wl, "entry too long");
+            return -1;
+        }
+        memcpy(item, s, n);
+        item[n] = '\0';
+        char *eq = strrchr(item, '=');
+        if (!eq) {
+            reason(why, wl, "'%s' is not NAME=PERCENT", item);
+            return -1;
+        }
+        *eq = '\0';
+        if (svc_put(c, item, eq + 1, why, wl) < 0)
+            return -1;
+        s += n;
+        if (*s == ',')
+            s++;
+    }
+    return 0;
+}
+
+static void policies_set(struct lr_config *c, struct lr_tail_policies *p)
+{
+    lr_dp_tail_policies_free(c->tail.policies);
+    c->tail.policies = p;
+}
+
 /* Applies a scalar (as text) to the row's member. T_PROPS is not handled here. */
 static int apply_text(struct lr_config *c, const struct row *r, const char *s, char *why, size_t wl)
 {
@@ -936,6 +1147,17 @@ static int apply_text(struct lr_config *c, const struct row *r, const char *s, c
         memcpy((char *)c + r->off, &v, sizeof(v));
         return 0;
     }
+    case T_SVCPCT:
+        return svc_parse_list(c, s, why, wl);
+    case T_POLICIES: {
+        struct lr_tail_policies *p = NULL;
+        /* "" and "[]": none (the doc's default column reads back, as for the other lists). */
+        if (*s && strcmp(s, "[]") != 0 &&
+            !(p = lr_dp_tail_policies_parse_text(s, strlen(s), why, wl)))
+            return -1;
+        policies_set(c, p);
+        return 0;
+    }
     case T_PROPS:
         break;
     }
@@ -952,7 +1174,8 @@ void lr_cp_config_defaults(struct lr_config *c)
     for (size_t s = 0; s < N_SECTIONS; s++)
         for (size_t i = 0; i < sections[s].n; i++) {
             const struct row *r = &sections[s].rows[i];
-            if (r->type == T_PROPS || (r->type == T_BROKERS && strcmp(r->def, "[]") == 0))
+            if (r->type == T_PROPS || r->type == T_SVCPCT || r->type == T_POLICIES ||
+                (r->type == T_BROKERS && strcmp(r->def, "[]") == 0))
                 continue; /* empty: the memset did it */
             /* The defaults are ours; a test checks that each one parses. */
             (void)apply_text(c, r, r->def, why, sizeof(why));
@@ -970,6 +1193,8 @@ void lr_cp_config_free(struct lr_config *c)
     free(c->kafka.producer);
     c->kafka.producer = NULL;
     c->kafka.n_producer = 0;
+    svc_clear(c);
+    policies_set(c, NULL);
 }
 
 void lr_cp_errf(char *errstr, size_t errlen, const char *fmt, ...)
@@ -1162,6 +1387,53 @@ static int load_brokers(struct load *L, const struct row *r, const yaml_node_t *
     return 0;
 }
 
+static int load_services(struct load *L, const struct row *r, const yaml_node_t *map)
+{
+    char key[512], why[512];
+    if (is_null(map))
+        return 0;
+    if (map->type != YAML_MAPPING_NODE)
+        return load_fail(L, map, r->key, "expected a mapping of service.name to percentage, got %s",
+                         node_kind(map));
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(L->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(L->doc, p->value);
+        if (k->type != YAML_SCALAR_NODE)
+            return load_fail(L, k, r->key, "a key must be a scalar, got %s", node_kind(k));
+        snprintf(key, sizeof(key), "%s.%s", r->key, scalar(k));
+        const yaml_node_t *first = earlier_key(L, map, p);
+        if (first)
+            return load_fail(L, k, key, "duplicate key (first at line %zu)", line_of(first));
+        if (v->type != YAML_SCALAR_NODE || is_null(v))
+            return load_fail(L, v, key, "expected a percentage");
+        if (svc_put(L->c, scalar(k), scalar(v), why, sizeof(why)) < 0)
+            return load_fail(L, v, key, "%s", why);
+    }
+    return 0;
+}
+
+static int load_policies(struct load *L, const struct row *r, const yaml_node_t *v)
+{
+    char why[512];
+    if (is_null(v)) {
+        policies_set(L->c, NULL);
+        return 0;
+    }
+    if (v->type != YAML_SEQUENCE_NODE)
+        return load_fail(L, v, r->key, "expected a sequence of policies, got %s", node_kind(v));
+    if (v->data.sequence.items.start == v->data.sequence.items.top) {
+        policies_set(L->c, NULL); /* [] : none, as the default */
+        return 0;
+    }
+    struct lr_tail_policies *p =
+        lr_dp_tail_policies_parse(L->doc, (yaml_node_t *)v, why, sizeof(why));
+    if (!p)
+        return load_fail(L, v, r->key, "%s", why);
+    policies_set(L->c, p);
+    return 0;
+}
+
 static int load_leaf(struct load *L, const struct row *r, const yaml_node_t *v)
 {
     char why[512];
@@ -1169,6 +1441,10 @@ static int load_leaf(struct load *L, const struct row *r, const yaml_node_t *v)
         return load_producer(L, r->key, v);
     if (r->type == T_BROKERS)
         return load_brokers(L, r, v);
+    if (r->type == T_SVCPCT)
+        return load_services(L, r, v);
+    if (r->type == T_POLICIES)
+        return load_policies(L, r, v);
     if (v->type != YAML_SCALAR_NODE)
         return load_fail(L, v, r->key, "expected a scalar, got %s", node_kind(v));
     if (is_null(v))
@@ -1339,6 +1615,12 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
                    (unsigned)c->spool.low_watermark_pct, (unsigned)c->spool.high_watermark_pct);
         return -1;
     }
+    if (c->tail.enabled && !c->tail.policies) {
+        lr_cp_errf(errstr, errlen,
+                   "processors.tail_sampling.policies: at least one policy is needed when tail "
+                   "sampling is enabled");
+        return -1;
+    }
     /* Two listeners on one port collide when the hosts are the same or one is a wildcard. */
     const struct {
         const char *key, *host;
@@ -1404,6 +1686,10 @@ static const char *type_name(enum vtype t)
         return "enum";
     case T_PERCENT:
         return "percentage";
+    case T_SVCPCT:
+        return "map";
+    case T_POLICIES:
+        return "list";
     }
     return "?";
 }
@@ -1439,6 +1725,12 @@ static void doc_range(const struct row *r, char *out, size_t len)
         return;
     case T_PERCENT:
         snprintf(out, len, "0..100");
+        return;
+    case T_SVCPCT:
+        snprintf(out, len, "service.name: 0..100");
+        return;
+    case T_POLICIES:
+        snprintf(out, len, "tail-sampling policies");
         return;
     case T_ENUM: {
         size_t o = 0;

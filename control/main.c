@@ -18,12 +18,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "adapt.h"
 #include "admin.h"
 #include "fsutil.h"
 #include "kafka.h"
 #include "linerate/config.h"
 #include "linerate/spool.h"
 #include "linerate/workers.h"
+#include "sampling_api.h"
 
 #ifndef LR_VERSION
 #define LR_VERSION "0.1.0"
@@ -134,8 +136,15 @@ static void print_status(const struct lr_cp_state *st, const struct totals *now,
     for (uint32_t i = 0; i < st->n_spools; i++)
         spool += lr_cp_spool_used_bytes(st->spools[i]);
     int ks = lr_cp_kafka_state(st->kafka);
+    /* The effective traces rate while head sampling is on (lowered by the adaptive controller
+     * under backpressure). */
+    char rate[48] = "";
+    bool head;
+    double pct = lr_cp_sampling_rate_pct(lr_dp_workers_sampling(st->workers), &head);
+    if (head)
+        snprintf(rate, sizeof(rate), " | rate %.3g%%", pct);
     printf("linerate: accepted/s spans %.0f points %.0f logs %.0f | sent/s %.0f | queue %llu | "
-           "spool %.1f MiB | kafka %s | failed %llu | refused %llu | bad %llu | conns %llu\n",
+           "spool %.1f MiB | kafka %s | failed %llu | refused %llu | bad %llu | conns %llu%s\n",
            (double)(now->accepted[0] - prev->accepted[0]) / secs,
            (double)(now->accepted[1] - prev->accepted[1]) / secs,
            (double)(now->accepted[2] - prev->accepted[2]) / secs,
@@ -145,7 +154,7 @@ static void print_status(const struct lr_cp_state *st, const struct totals *now,
            (unsigned long long)lr_cp_kafka_queue_size(st->kafka), (double)spool / 1048576.0,
            ks >= 0 && ks < 3 ? states[ks] : "?", (unsigned long long)now->failed,
            (unsigned long long)now->overloaded, (unsigned long long)now->bad,
-           (unsigned long long)now->conns);
+           (unsigned long long)now->conns, rate);
     fflush(stdout);
 }
 
@@ -269,6 +278,11 @@ int main(int argc, char **argv)
         goto out;
     }
     uint32_t nw = lr_dp_workers_count(st.workers);
+    st.sampling = lr_cp_sampling_new(lr_dp_workers_sampling(st.workers), &cfg, nw);
+    if (!st.sampling) {
+        fprintf(stderr, "linerate: out of memory\n");
+        goto out;
+    }
     if (nw > MAX_SPOOLS) {
         fprintf(stderr, "linerate: workers.cores: at most %d workers\n", MAX_SPOOLS);
         goto out;
@@ -320,18 +334,31 @@ int main(int argc, char **argv)
         printf("  spool       off (every receiver acknowledges from memory)\n");
     fflush(stdout);
 
+    static struct lr_cp_adapt adapt;
+    if (cfg.adaptive.enabled) {
+        lr_cp_adapt_init(&adapt, &cfg, lr_dp_workers_sampling(st.workers));
+        st.adapt = &adapt;
+    }
     struct totals prev, cur;
     totals_read(&st, &prev);
     uint64_t last_status = now_ns();
     while (!sig.got) {
         struct epoll_event evs[64];
-        int n = epoll_wait(epfd, evs, 64, 200);
+        int wait_ms = 200;
+        if (st.adapt) {
+            int due = lr_cp_adapt_wait_ms(st.adapt, now_ns());
+            wait_ms = due < wait_ms ? due : wait_ms;
+        }
+        int n = epoll_wait(epfd, evs, 64, wait_ms);
         for (int i = 0; i < n; i++) {
             struct lr_cp_ev *e = evs[i].data.ptr;
             e->on_event(e, evs[i].events);
         }
         uint64_t t = now_ns();
         lr_cp_admin_tick(admin, t);
+        lr_cp_sampling_reclaim(st.sampling);
+        if (st.adapt)
+            lr_cp_adapt_tick(st.adapt, &st, t);
         if (cfg.service.status_interval_ms &&
             t - last_status >= (uint64_t)cfg.service.status_interval_ms * 1000000ull) {
             totals_read(&st, &cur);
@@ -373,6 +400,7 @@ out:
     for (uint32_t i = 0; i < st.n_spools; i++)
         lr_cp_spool_close(st.spools[i]);
     lr_dp_workers_free(st.workers);
+    lr_cp_sampling_free(st.sampling); /* after the workers: they read the sets */
     if (sig.fd >= 0)
         close(sig.fd);
     if (epfd >= 0)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "linerate/error.h"
 #include "otlp_http.h"
@@ -63,6 +65,13 @@ static enum body_kind kind_of(struct lr_slice ct)
     return BODY_OTHER;
 }
 
+static uint64_t now_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 static int view_alloc(struct lr_otlp_view *v, uint32_t items, uint32_t scopes, uint32_t resources)
 {
     void *p = realloc(v->items, sizeof(*v->items) * items);
@@ -79,6 +88,88 @@ static int view_alloc(struct lr_otlp_view *v, uint32_t items, uint32_t scopes, u
     v->resources = p;
     v->resources_cap = resources;
     return 0;
+}
+
+/* ---- head-sampling settings ------------------------------------------------------------------ */
+
+/* What a scaled percentage is raised to when it falls below the smallest one lr_dp_sampler_init
+ * takes (a ratio of 2^-56, as the Collector's Config.Validate): a valid percentage times a small
+ * adaptive factor can get there, and the Collector's makeSampler rounds such ratios up too. */
+#define MIN_SCALED_PCT 1e-14
+
+/* Prepares `s` for `pct` x `scale` with the configured mode, seed, precision and fail_closed.
+ * When that is refused (a positive percentage below 2^-56 as a ratio), `s` keeps everything and
+ * -EINVAL is returned: lr_dp_otlp_ctx_init fails on it, a set published at run time costs no
+ * data. */
+static int sampler_make(const struct lr_config *c, struct lr_dp_sampler *s, double pct,
+                        double scale)
+{
+    struct lr_dp_sample_cfg sc = { .mode = (enum lr_dp_sample_mode)c->sampler.mode,
+                                   .percentage = pct * scale,
+                                   .hash_seed = c->sampler.hash_seed,
+                                   .precision = (int)c->sampler.precision,
+                                   .fail_closed = c->sampler.fail_closed };
+    if (scale != 1.0 && sc.percentage > 0 && sc.percentage < MIN_SCALED_PCT)
+        sc.percentage = MIN_SCALED_PCT;
+    if (lr_dp_sampler_init(s, &sc) == 0)
+        return 0;
+    sc.percentage = 100;
+    lr_dp_sampler_init(s, &sc);
+    return -EINVAL;
+}
+
+/* (Re)builds the samplers for `set` (NULL: the configuration's settings) and the adaptive factor
+ * `scale`: traces, logs, and one per service override (the same percentage for both signals).
+ * Cheap: a few float operations each. Returns 0, or -EINVAL when some sampler could not be built
+ * (it then keeps everything; see sampler_make). */
+static int samplers_build(struct lr_dp_otlp_ctx *x, const struct lr_sampling_set *set, double scale)
+{
+    const struct lr_config *c = x->cfg;
+    int rc = 0;
+
+    double traces_pct = set ? set->traces_percentage : c->sampler.percentage;
+    double logs_pct = set ? set->logs_percentage : c->sampler.logs_percentage;
+    x->sampling = set ? set->head : (c->sampler.enabled || c->adaptive.enabled);
+    x->sampling_logs = set ? set->logs : c->sampler.logs;
+    x->scale = scale;
+    if (x->sampling && sampler_make(c, &x->sampler, traces_pct, scale) < 0)
+        rc = -EINVAL;
+    if (x->sampling_logs && sampler_make(c, &x->sampler_logs, logs_pct, scale) < 0)
+        rc = -EINVAL;
+    if (x->sampling || x->sampling_logs)
+        for (size_t i = 0; i < x->n_svc; i++)
+            if (sampler_make(c, &x->svc[i].s, c->sampler.services[i].percentage, scale) < 0)
+                rc = -EINVAL;
+    return rc;
+}
+
+/* Run-time settings, at the start of every export: the published set when its generation
+ * changed (acknowledged in rt->seen[] so the control thread may free the one before), the
+ * adaptive factor and the `lowered` flag. One acquire load and two relaxed ones; the samplers
+ * are rebuilt only when the set or the factor changed. Without rt (unit tests) the
+ * configuration's settings stay. */
+static void sampling_refresh(struct lr_dp_otlp_ctx *x)
+{
+    struct lr_sampling_rt *rt = x->rt;
+    bool changed = false;
+
+    if (!rt)
+        return;
+    const struct lr_sampling_set *set = atomic_load_explicit(&rt->cur, memory_order_acquire);
+    if (set && (!x->set || set->generation != x->set->generation)) {
+        x->set = set;
+        if (x->worker < LR_SAMPLING_MAX_WORKERS)
+            atomic_store_explicit(&rt->seen[x->worker], set->generation, memory_order_release);
+        changed = true;
+    }
+    double scale = lr_sampling_scale(rt);
+    if (!(scale > 0 && scale <= 1))
+        scale = 1; /* (0, 1] by contract; anything else (not yet set, NaN): unscaled */
+    if (scale != x->scale)
+        changed = true;
+    x->lowered = atomic_load_explicit(&rt->lowered, memory_order_relaxed);
+    if (changed)
+        samplers_build(x, x->set, scale);
 }
 
 int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, struct lr_ring *ring,
@@ -103,17 +194,19 @@ int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, s
     x->arena = malloc(x->arena_cap);
     if (!x->recs || !x->spool_recs || !x->arena)
         goto fail;
-    if (cfg->sampler.enabled) {
-        struct lr_dp_sample_cfg sc = { .mode = (enum lr_dp_sample_mode)cfg->sampler.mode,
-                                       .percentage = cfg->sampler.percentage,
-                                       .hash_seed = cfg->sampler.hash_seed,
-                                       .precision = (int)cfg->sampler.precision,
-                                       .fail_closed = cfg->sampler.fail_closed };
-        if (lr_dp_sampler_init(&x->sampler, &sc) < 0) {
-            lr_dp_otlp_ctx_fini(x);
-            return -EINVAL;
-        }
-        x->sampling = true;
+    if (cfg->sampler.n_services) {
+        x->svc = calloc(cfg->sampler.n_services, sizeof(*x->svc));
+        if (!x->svc)
+            goto fail;
+        x->n_svc = cfg->sampler.n_services;
+        for (size_t i = 0; i < x->n_svc; i++)
+            x->svc[i].name = lr_slice_make(cfg->sampler.services[i].service,
+                                           strlen(cfg->sampler.services[i].service));
+    }
+    /* The configuration's settings until the first request loads the published set. */
+    if (samplers_build(x, NULL, 1.0) < 0) {
+        lr_dp_otlp_ctx_fini(x);
+        return -EINVAL;
     }
     return 0;
 fail:
@@ -129,10 +222,18 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x)
     free(x->spool_recs);
     free(x->arena);
     free(x->keep);
+    free(x->force);
+    free(x->force_tab);
+    free(x->svc);
     free(x->ts);
     free(x->ts_off);
     free(x->ts_buf);
     free(x->spliced);
+    lr_dp_tail_free(x->tail);
+    for (size_t i = 0; i < x->n_pend; i++)
+        lr_msg_free(x->pend[i]);
+    free(x->pend);
+    free(x->route_need);
     free(x->view.items);
     free(x->view.scopes);
     free(x->view.resources);
@@ -485,12 +586,21 @@ static int queue_spool(struct lr_dp_otlp_ctx *x, const char **why)
     return 0;
 }
 
-/* Walks the body. Only the per-trace split needs the spans recorded: every other request is
- * walked for validation and counts alone (capacities 0, nothing written). For the split the view
- * grows while the request does not fit. */
+/* Whether requests of `sig` need their items recorded: traces for the per-trace split (Kafka
+ * keys or tail sampling) and head sampling, logs for head sampling. */
+static bool needs_items(const struct lr_dp_otlp_ctx *x, enum lr_signal sig)
+{
+    if (sig == LR_SIG_TRACES)
+        return x->cfg->kafka.partition_traces_by_id || x->sampling || x->tail;
+    return sig == LR_SIG_LOGS && x->sampling_logs;
+}
+
+/* Walks the body. Only the per-trace split and head sampling need the items recorded: every
+ * other request is walked for validation and counts alone (capacities 0, nothing written).
+ * Otherwise the view grows while the request does not fit. */
 static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, size_t len)
 {
-    if (sig != LR_SIG_TRACES || (!x->cfg->kafka.partition_traces_by_id && !x->sampling)) {
+    if (!needs_items(x, sig)) {
         struct lr_otlp_view counts = { 0 };
         int rc = lr_dp_otlp_walk(sig, p, len, &counts);
         x->view.n_spans = counts.n_spans;
@@ -504,7 +614,7 @@ static int walk(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t *p, 
         int rc = lr_dp_otlp_walk(sig, p, len, &x->view);
         if (rc < 0 || !x->view.truncated)
             return rc;
-        uint64_t need = x->view.n_spans;
+        uint64_t need = sig == LR_SIG_TRACES ? x->view.n_spans : x->view.n_log_records;
         uint64_t items = (uint64_t)x->view.items_cap * 2;
         while (items < need)
             items *= 2;
@@ -530,15 +640,107 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-/* Head sampling: decides every span as the Collector's probabilistic sampler does and, when some
- * span is dropped or has its tracestate rewritten, splices the request down to the kept spans
- * (x->spliced, walked again into x->view). *p and *len then point at the spliced request.
- * (sampling.priority is not read: spans are decided on their trace id and tracestate.) */
-static int sample_traces(struct lr_dp_otlp_ctx *x, const uint8_t **p, size_t *len)
+#define STATUS_CODE_ERROR 2 /* Status.StatusCode STATUS_CODE_ERROR */
+
+static uint64_t id_hash(const uint8_t id[16])
 {
-    uint32_t n = x->view.n_items;
+    uint64_t a, b;
+    memcpy(&a, id, 8);
+    memcpy(&b, id + 8, 8);
+    /* Trace ids are random; the mix guards against crafted low-entropy ones. */
+    a ^= b * 0x9e3779b97f4a7c15ull;
+    a ^= a >> 29;
+    a *= 0xbf58476d1ce4e5b9ull;
+    return a ^ (a >> 32);
+}
+
+/* The adaptive always-keep rule, while the rate is lowered: marks in x->force the spans with
+ * status ERROR or lasting at least processors.adaptive_sampling.latency_threshold_ms (0: errors
+ * only), then every span sharing a trace id with a marked one in this request. The marked spans'
+ * trace ids go into an open-addressing table (span indices, UINT32_MAX empty) of at least twice
+ * their count, so the second pass stays O(n) when many spans are errors. Returns 0 or -ENOMEM. */
+static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n)
+{
+    uint64_t lim = (uint64_t)x->cfg->adaptive.latency_threshold_ms * 1000000ull;
+    const struct lr_otlp_item *items = x->view.items;
+    uint32_t k = 0, i;
+
+    for (i = 0; i < n; i++) {
+        const struct lr_otlp_item *it = &items[i];
+        bool slow = lim && it->end_ns >= it->start_ns && it->end_ns - it->start_ns >= lim;
+        x->force[i] = it->status_code == STATUS_CODE_ERROR || slow;
+        k += x->force[i];
+    }
+    if (k == 0 || k == n)
+        return 0;
+    size_t cap = 16;
+    while (cap < (size_t)k * 2)
+        cap <<= 1;
+    if (grow((void **)&x->force_tab, &x->force_tab_cap, cap, sizeof(*x->force_tab)) < 0)
+        return -ENOMEM;
+    uint32_t *tab = x->force_tab;
+    memset(tab, 0xff, cap * sizeof(*tab));
+    for (i = 0; i < n; i++) {
+        if (!x->force[i])
+            continue;
+        size_t h = (size_t)id_hash(items[i].trace_id) & (cap - 1);
+        while (tab[h] != UINT32_MAX && memcmp(items[tab[h]].trace_id, items[i].trace_id, 16) != 0)
+            h = (h + 1) & (cap - 1);
+        if (tab[h] == UINT32_MAX)
+            tab[h] = i;
+    }
+    for (i = 0; i < n; i++) {
+        if (x->force[i])
+            continue;
+        size_t h = (size_t)id_hash(items[i].trace_id) & (cap - 1);
+        while (tab[h] != UINT32_MAX && memcmp(items[tab[h]].trace_id, items[i].trace_id, 16) != 0)
+            h = (h + 1) & (cap - 1);
+        x->force[i] = tab[h] != UINT32_MAX;
+    }
+    return 0;
+}
+
+/* The sampler for the items of resource `r`: its service's override when the resource's
+ * service.name is listed in processors.probabilistic_sampler.services, else the signal's `def`.
+ * A linear scan: override lists are short (a handful of services), and it runs once per
+ * resource, not per item. */
+static const struct lr_dp_sampler *sampler_for(const struct lr_dp_otlp_ctx *x,
+                                               const struct lr_dp_sampler *def, uint32_t r)
+{
+    struct lr_slice name = x->view.resources[r].service_name;
+    if (name.len == 0)
+        return def;
+    for (size_t i = 0; i < x->n_svc; i++)
+        if (x->svc[i].name.len == name.len && memcmp(x->svc[i].name.p, name.p, name.len) == 0)
+            return &x->svc[i].s;
+    return def;
+}
+
+/* Head sampling: decides every span (traces) or log record (logs) as the Collector's
+ * probabilistic sampler does, with the service's override where one is configured, and, when
+ * some item is dropped or a span has its tracestate rewritten, splices the request down to the
+ * kept items (x->spliced, walked again into x->view). *p and *len then point at the spliced
+ * request. (sampling.priority is not read: spans are decided on their trace id and tracestate.)
+ *
+ * Log records are decided on their trace id alone; a record without one (absent, or all zero,
+ * which OTLP treats the same) is kept. Kept records are forwarded byte for byte: unlike the
+ * Collector, no sampling.randomness / sampling.threshold attribute is written (docs/sampling.md).
+ *
+ * Spans: while the adaptive rate is lowered, the always-keep rule (force_mark) keeps spans the
+ * sampler dropped; their tracestate stays as it came, since they were not sampled at the
+ * threshold the sampler would write. */
+static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint8_t **p,
+                        size_t *len)
+{
+    static const uint8_t zero_id[16];
+    bool traces = sig == LR_SIG_TRACES, force = traces && x->lowered;
+    const struct lr_dp_sampler *def = traces ? &x->sampler : &x->sampler_logs, *s = def;
+    uint32_t n = x->view.n_items, last_r = UINT32_MAX;
     size_t cap = x->sample_cap;
     if (grow((void **)&x->keep, &cap, n, sizeof(*x->keep)) < 0)
+        return -ENOMEM;
+    cap = x->sample_cap;
+    if (grow((void **)&x->force, &cap, n, sizeof(*x->force)) < 0)
         return -ENOMEM;
     cap = x->sample_cap;
     if (grow((void **)&x->ts, &cap, n, sizeof(*x->ts)) < 0)
@@ -547,50 +749,380 @@ static int sample_traces(struct lr_dp_otlp_ctx *x, const uint8_t **p, size_t *le
     if (grow((void **)&x->ts_off, &cap, n, sizeof(*x->ts_off)) < 0)
         return -ENOMEM;
     x->sample_cap = cap;
+    if (force && force_mark(x, n) < 0)
+        return -ENOMEM;
     x->ts_len = 0;
-    uint64_t kept = 0;
+    uint64_t kept = 0, forced = 0;
     bool rewrite = false;
     char out[LR_DP_SAMPLE_TS_MAX_OUT];
     for (uint32_t i = 0; i < n; i++) {
         const struct lr_otlp_item *it = &x->view.items[i];
-        struct lr_dp_sample_result r;
-        lr_dp_sample_decide(&x->sampler, it->trace_id, (const char *)it->trace_state.p,
-                            it->trace_state.len, LR_DP_SAMPLE_PRIO_DEFER, out, sizeof(out), &r);
-        x->keep[i] = r.keep;
+        uint32_t r = x->view.scopes[it->scope].resource;
+        if (r != last_r) {
+            s = sampler_for(x, def, r);
+            last_r = r;
+        }
+        struct lr_dp_sample_result res;
         x->ts_off[i] = SIZE_MAX;
-        kept += r.keep;
-        if (!r.keep || !r.ts_rewritten)
+        if (!traces) {
+            bool keep = !it->has_trace_id || memcmp(it->trace_id, zero_id, 16) == 0;
+            if (!keep) {
+                lr_dp_sample_decide(s, it->trace_id, "", 0, LR_DP_SAMPLE_PRIO_DEFER, out,
+                                    sizeof(out), &res);
+                keep = res.keep;
+            }
+            x->keep[i] = keep;
+            kept += keep;
             continue;
-        if (r.ts_len == it->trace_state.len && memcmp(out, it->trace_state.p, r.ts_len) == 0)
+        }
+        lr_dp_sample_decide(s, it->trace_id, (const char *)it->trace_state.p, it->trace_state.len,
+                            LR_DP_SAMPLE_PRIO_DEFER, out, sizeof(out), &res);
+        if (!res.keep && force && x->force[i]) {
+            x->keep[i] = 1;
+            kept++;
+            forced++;
             continue;
-        if (grow((void **)&x->ts_buf, &x->ts_cap, x->ts_len + r.ts_len + 1, 1) < 0)
+        }
+        x->keep[i] = res.keep;
+        kept += res.keep;
+        if (!res.keep || !res.ts_rewritten)
+            continue;
+        if (res.ts_len == it->trace_state.len && memcmp(out, it->trace_state.p, res.ts_len) == 0)
+            continue;
+        if (grow((void **)&x->ts_buf, &x->ts_cap, x->ts_len + res.ts_len + 1, 1) < 0)
             return -ENOMEM;
-        memcpy(x->ts_buf + x->ts_len, out, r.ts_len);
+        memcpy(x->ts_buf + x->ts_len, out, res.ts_len);
         x->ts_off[i] = x->ts_len;
-        x->ts[i].len = r.ts_len;
-        x->ts_len += r.ts_len;
+        x->ts[i].len = res.ts_len;
+        x->ts_len += res.ts_len;
         rewrite = true;
     }
-    lr_stat_add(&x->stats->sampled[1], kept);
-    lr_stat_add(&x->stats->sampled[0], n - kept);
+    if (traces) {
+        lr_stat_add(&x->stats->sampled[1], kept - forced);
+        lr_stat_add(&x->stats->sampled[0], n - kept + forced);
+        if (forced)
+            lr_stat_add(&x->stats->force_kept, forced);
+    } else {
+        lr_stat_add(&x->stats->logs_sampled[1], kept);
+        lr_stat_add(&x->stats->logs_sampled[0], n - kept);
+    }
     if (kept == n && !rewrite)
         return 0;
     /* The tracestates are in place now that ts_buf no longer moves. An empty rewritten one
      * needs a non-NULL pointer too (it removes the field). */
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; rewrite && i < n; i++)
         x->ts[i].p = x->ts_off[i] == SIZE_MAX ? NULL : (const uint8_t *)x->ts_buf + x->ts_off[i];
     size_t bound = lr_dp_otlp_splice_bound(*len, &x->view, rewrite ? x->ts : NULL);
     size_t scap = x->spliced_cap;
     if (grow((void **)&x->spliced, &scap, bound ? bound : 1, 1) < 0)
         return -ENOMEM;
     x->spliced_cap = scap;
-    ssize_t m = lr_dp_otlp_splice_spans(*p, *len, &x->view, x->keep, rewrite ? x->ts : NULL,
+    ssize_t m = lr_dp_otlp_splice_items(*p, *len, &x->view, x->keep, rewrite ? x->ts : NULL,
                                         x->spliced, x->spliced_cap);
     if (m < 0)
         return (int)m;
     *p = x->spliced;
     *len = (size_t)m;
-    return walk(x, LR_SIG_TRACES, *p, *len);
+    return walk(x, sig, *p, *len);
+}
+
+/* ---- tail sampling ---------------------------------------------------------------------------
+ *
+ * A request's traces are split into one piece per trace (the same splice as the per-trace Kafka
+ * records); each piece goes to the worker owning its trace id: into this worker's table, or as an
+ * owned message over the ring to the owner. Pieces wait there for the decision, in memory: their
+ * request was answered when they were routed (the Collector's tail_sampling processor answers
+ * the same way), and what is kept then goes through the spool like any other record. */
+
+#define PEND_SOFT 1024  /* kept traces waiting for the output above which routing pauses */
+#define POLL_BATCH 4096 /* pieces taken from one ring per poll */
+
+static struct lr_tail_policies *tail_policies(const struct lr_dp_otlp_ctx *x)
+{
+    if (x->set)
+        return x->set->tail;
+    return x->cfg->tail.enabled ? x->cfg->tail.policies : NULL;
+}
+
+int lr_dp_otlp_tail_init(struct lr_dp_otlp_ctx *x, uint32_t n_workers, struct lr_ring **out,
+                         struct lr_ring **in, const int *wake)
+{
+    if (!x->cfg->tail.enabled || n_workers == 0)
+        return -EINVAL;
+    uint32_t share = x->cfg->tail.num_traces / n_workers;
+    struct lr_dp_tail_cfg tc = {
+        .capacity = share ? share : 1,
+        .wait_ns = (uint64_t)x->cfg->tail.decision_wait_ms * 1000000ull,
+        .sampled_cache = x->cfg->tail.sampled_cache / n_workers,
+        .non_sampled_cache = x->cfg->tail.non_sampled_cache / n_workers,
+    };
+    x->tail = lr_dp_tail_new(&tc);
+    x->route_need = calloc(n_workers, sizeof(*x->route_need));
+    if (!x->tail || !x->route_need)
+        return -ENOMEM;
+    x->n_workers = n_workers;
+    x->route_out = out;
+    x->route_in = in;
+    x->route_wake = wake;
+    return 0;
+}
+
+static int unhex(char c)
+{
+    return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* Queues an owned message for the output; on allocation failure of the list it is lost and
+ * counted (only when memory is exhausted). */
+static void pend_push(struct lr_dp_otlp_ctx *x, struct lr_msg *m)
+{
+    if (x->n_pend == x->pend_cap) {
+        size_t cap = x->pend_cap ? x->pend_cap * 2 : 64;
+        struct lr_msg **a = realloc(x->pend, cap * sizeof(*a));
+        if (!a) {
+            lr_stat_add(&x->stats->tail_spans_dropped, m->n_items);
+            lr_msg_free(m);
+            return;
+        }
+        x->pend = a;
+        x->pend_cap = cap;
+    }
+    x->pend[x->n_pend++] = m;
+}
+
+/* A record of a kept trace: keyed by its trace id when traces are partitioned by id. */
+static void pend_record(struct lr_dp_otlp_ctx *x, const uint8_t trace_id[16], const uint8_t *p,
+                        size_t len, uint64_t n_items)
+{
+    struct lr_msg *m = lr_msg_new(len);
+    if (!m) {
+        lr_stat_add(&x->stats->tail_spans_dropped, n_items);
+        return;
+    }
+    memcpy(m->value, p, len);
+    m->signal = LR_SIG_TRACES;
+    m->worker = x->worker;
+    m->n_items = n_items;
+    if (x->cfg->kafka.partition_traces_by_id) {
+        key_hex(m->key, trace_id);
+        m->key_len = 32;
+    }
+    pend_push(x, m);
+}
+
+/* lr_dp_tail_emit_fn: a trace decided keep. A trace larger than a Kafka record is cut between
+ * its top-level resource_spans fields (each piece passed the per-resource limit when it was
+ * received), without touching the request batch, which may be in use (an early decision happens
+ * while a request is being routed). */
+static void tail_emit(void *ctx, const uint8_t trace_id[16], const uint8_t *body, size_t len,
+                      uint32_t n_spans)
+{
+    struct lr_dp_otlp_ctx *x = ctx;
+    if (len <= x->max_record) {
+        pend_record(x, trace_id, body, len, n_spans);
+        return;
+    }
+    size_t group = 0, off = 0;
+    while (off < len) {
+        uint64_t tag, flen;
+        size_t n = get_varint(body + off, len - off, &tag), m = 0;
+        if (n)
+            m = get_varint(body + off + n, len - off - n, &flen);
+        if (n == 0 || m == 0 || (tag & 7) != 2 || flen > len - off - n - m)
+            break; /* cannot happen for pieces the walker validated: keep the rest whole */
+        size_t end = off + n + m + (size_t)flen;
+        if (end - group > x->max_record && off > group) {
+            pend_record(x, trace_id, body + group, off - group,
+                        count_items(LR_SIG_TRACES, body + group, off - group));
+            group = off;
+        }
+        off = end;
+    }
+    if (len > group)
+        pend_record(x, trace_id, body + group, len - group,
+                    count_items(LR_SIG_TRACES, body + group, len - group));
+}
+
+/* Moves what waits for the output into it: one spool write, or ring pushes in memory mode. */
+static void pend_flush(struct lr_dp_otlp_ctx *x)
+{
+    if (x->n_pend == 0)
+        return;
+    size_t n = 0;
+    if (x->spool) {
+        if (lr_cp_spool_full(x->spool))
+            return;
+        size_t k = x->n_pend < x->recs_cap ? x->n_pend : x->recs_cap;
+        for (size_t i = 0; i < k; i++) {
+            const struct lr_msg *m = x->pend[i];
+            x->spool_recs[i] = (struct lr_cp_spool_rec){ .signal = m->signal,
+                                                         .key_len = m->key_len,
+                                                         .key = m->key,
+                                                         .n_items = m->n_items,
+                                                         .value = m->value,
+                                                         .len = m->len };
+        }
+        uint64_t last;
+        if (lr_cp_spool_append(x->spool, x->spool_recs, k, &last) < 0) {
+            lr_stat_add(&x->stats->spool_errors, 1);
+            return;
+        }
+        for (size_t i = 0; i < k; i++) {
+            lr_stat_add(&x->stats->records[LR_SIG_TRACES], 1);
+            lr_msg_free(x->pend[i]);
+        }
+        n = k;
+    } else {
+        for (; n < x->n_pend && lr_ring_push(x->ring, x->pend[n]); n++)
+            lr_stat_add(&x->stats->records[LR_SIG_TRACES], 1);
+    }
+    memmove(x->pend, x->pend + n, (x->n_pend - n) * sizeof(*x->pend));
+    x->n_pend -= n;
+}
+
+static void tail_stats(struct lr_dp_otlp_ctx *x)
+{
+    const struct lr_dp_tail_counts *c = lr_dp_tail_counts(x->tail);
+    struct lr_worker_stats *s = x->stats;
+    atomic_store_explicit(&s->tail_new_traces, c->new_traces, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_sampled, c->sampled, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_not_sampled, c->not_sampled, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_early, c->early, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_late_kept, c->late_kept, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_late_dropped, c->late_dropped, memory_order_relaxed);
+    atomic_store_explicit(&s->tail_held, lr_dp_tail_held(x->tail), memory_order_relaxed);
+    atomic_store_explicit(&s->tail_held_bytes, lr_dp_tail_held_bytes(x->tail),
+                          memory_order_relaxed);
+}
+
+/* Takes one piece into this worker's table; a piece of a trace already decided keep goes to the
+ * output at once. */
+static int tail_take(struct lr_dp_otlp_ctx *x, const uint8_t id[16], const uint8_t *p, size_t len,
+                     uint64_t n_spans, uint64_t now_ns)
+{
+    int fate = lr_dp_tail_add(x->tail, id, p, len, (uint32_t)n_spans, now_ns, tail_policies(x),
+                              tail_emit, x);
+    if (fate == LR_DP_TAIL_KEEP)
+        tail_emit(x, id, p, len, (uint32_t)n_spans);
+    return fate < 0 ? fate : 0;
+}
+
+void lr_dp_otlp_tail_poll(struct lr_dp_otlp_ctx *x, uint64_t now_ns, bool all)
+{
+    /* Idle workers load new run-time settings too, so that the control thread can free the
+     * ones they held, and tail decisions use the policies in force. */
+    sampling_refresh(x);
+    if (!x->tail)
+        return;
+    pend_flush(x);
+    for (uint32_t w = 0; w < x->n_workers; w++) {
+        struct lr_ring *r = x->route_in[w];
+        struct lr_msg *m;
+        /* While the output is behind, pieces stay in the rings: they fill, and the workers
+         * that route to us refuse requests (retryable) instead of piling up memory here. */
+        for (int k = 0;
+             r && k < POLL_BATCH && (all || x->n_pend < PEND_SOFT) && (m = lr_ring_pop(r)) != NULL;
+             k++) {
+            if (tail_take(x, (const uint8_t *)m->key, m->value, m->len, m->n_items, now_ns) < 0) {
+                /* Out of memory for the table: keep the piece rather than lose it. */
+                uint8_t id[16];
+                memcpy(id, m->key, 16);
+                key_hex(m->key, id);
+                m->key_len = x->cfg->kafka.partition_traces_by_id ? 32 : 0;
+                pend_push(x, m);
+                continue;
+            }
+            lr_msg_free(m);
+        }
+    }
+    if (all || now_ns >= x->tail_next_ns) {
+        lr_dp_tail_expire(x->tail, now_ns, all, tail_policies(x), tail_emit, x);
+        x->tail_next_ns = now_ns + 10 * 1000000ull;
+    }
+    pend_flush(x);
+    tail_stats(x);
+}
+
+bool lr_dp_otlp_tail_idle(const struct lr_dp_otlp_ctx *x)
+{
+    if (!x->tail)
+        return true;
+    if (lr_dp_tail_held(x->tail) || x->n_pend)
+        return false;
+    for (uint32_t w = 0; w < x->n_workers; w++)
+        if (x->route_in[w] && lr_ring_count(x->route_in[w]))
+            return false;
+    return true;
+}
+
+/* Routes the request's per-trace records (x->recs, keyed by trace id) to their owners: all or
+ * none go, as the room in every ring is checked first. Records of traces this worker owns that
+ * were already decided keep stay in x->recs for the normal output path; the others leave it. */
+static int tail_route(struct lr_dp_otlp_ctx *x, uint64_t now_ns, const char **why)
+{
+    uint8_t id[16];
+    memset(x->route_need, 0, x->n_workers * sizeof(*x->route_need));
+    for (size_t i = 0; i < x->n_recs; i++) {
+        for (int b = 0; b < 16; b++)
+            id[b] = (uint8_t)(unhex(x->recs[i].key[2 * b]) << 4 | unhex(x->recs[i].key[2 * b + 1]));
+        x->route_need[lr_dp_tail_owner(id, x->n_workers)]++;
+    }
+    for (uint32_t w = 0; w < x->n_workers; w++) {
+        struct lr_ring *r = x->route_out[w];
+        if (r && x->route_need[w] > r->mask + 1 - lr_ring_count(r)) {
+            lr_stat_add(&x->stats->tail_route_full, 1);
+            *why = "tail sampling: the worker owning some of these traces is behind; retry later";
+            return LR_E_OVERLOADED;
+        }
+    }
+    if (x->n_pend >= PEND_SOFT) {
+        *why = "tail sampling: kept traces wait for the output (Kafka is behind); retry later";
+        return LR_E_OVERLOADED;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < x->n_recs; i++) {
+        struct lr_dp_rec *r = &x->recs[i];
+        for (int b = 0; b < 16; b++)
+            id[b] = (uint8_t)(unhex(r->key[2 * b]) << 4 | unhex(r->key[2 * b + 1]));
+        uint32_t owner = lr_dp_tail_owner(id, x->n_workers);
+        const uint8_t *v = x->arena + r->off;
+        if (owner != x->worker) {
+            struct lr_msg *m = lr_msg_new(r->len);
+            if (!m) {
+                *why = "out of memory; retry later";
+                return LR_E_OVERLOADED;
+            }
+            memcpy(m->value, v, r->len);
+            m->signal = LR_SIG_TRACES;
+            m->worker = x->worker;
+            m->n_items = r->n_items;
+            memcpy(m->key, id, 16);
+            m->key_len = 16;
+            lr_ring_push(x->route_out[owner], m); /* room checked above; we are its producer */
+            lr_stat_add(&x->stats->tail_routed, 1);
+            continue;
+        }
+        int fate = lr_dp_tail_add(x->tail, id, v, r->len, (uint32_t)r->n_items, now_ns,
+                                  tail_policies(x), tail_emit, x);
+        if (fate < 0) {
+            *why = "out of memory; retry later";
+            return LR_E_OVERLOADED;
+        }
+        if (fate == LR_DP_TAIL_KEEP) {
+            if (!x->cfg->kafka.partition_traces_by_id)
+                r->key_len = 0;
+            x->recs[kept++] = *r;
+        }
+    }
+    x->n_recs = kept;
+    /* The owners may sleep in epoll_wait: one wakeup per owner per request. */
+    for (uint32_t w = 0; w < x->n_workers; w++) {
+        uint64_t one = 1;
+        if (w != x->worker && x->route_need[w] && write(x->route_wake[w], &one, 8) < 0) {
+            /* EAGAIN: the counter is full, so a wakeup is pending anyway */
+        }
+    }
+    return 0;
 }
 
 /* Validates, splits and queues one Export*ServiceRequest (protobuf). */
@@ -601,6 +1133,7 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
     o->items = o->rejected = 0;
     o->msg[0] = 0;
     x->rejected = x->rejected_big = 0;
+    sampling_refresh(x);
     int rc = walk(x, sig, p, len);
     if (rc == LR_E_MALFORMED) {
         snprintf(o->msg, sizeof(o->msg), "%s is malformed at byte %u: %s", request_names[sig],
@@ -611,18 +1144,23 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
     }
     o->items = items_of(&x->view, sig);
     bool sampled = false;
-    if (rc == 0 && sig == LR_SIG_TRACES && x->sampling) {
-        rc = sample_traces(x, &p, &len);
+    if (rc == 0 &&
+        ((sig == LR_SIG_TRACES && x->sampling) || (sig == LR_SIG_LOGS && x->sampling_logs))) {
+        rc = sample_items(x, sig, &p, &len);
         sampled = true;
     }
-    if (rc == 0) {
+    const char *why = "out of memory; retry later";
+    if (rc == 0 && sig == LR_SIG_TRACES && x->tail && tail_policies(x)) {
+        rc = lr_dp_otlp_split_traces(p, len, &x->view, emit_trace, x);
+        if (rc == 0)
+            rc = tail_route(x, now_mono_ns(), &why);
+    } else if (rc == 0) {
         uint64_t fwd = items_of(&x->view, sig);
         if (sig == LR_SIG_TRACES && x->cfg->kafka.partition_traces_by_id)
             rc = lr_dp_otlp_split_traces(p, len, &x->view, emit_trace, x);
         else if (sampled ? fwd > 0 : (len > 0 || o->items > 0))
             rc = batch_add(x, sig, NULL, fwd, p, len);
     }
-    const char *why = "out of memory; retry later";
     if (rc >= 0)
         rc = x->spool && x->ack != LR_ACK_MEMORY ? queue_spool(x, &why) : queue_memory(x, &why);
     if (rc < 0) {

@@ -16,10 +16,19 @@
 #include "linerate/msg.h"
 #include "linerate/otlp.h"
 #include "linerate/ring.h"
+#include "linerate/sampling.h"
 #include "linerate/spool.h"
 #include "linerate/stats.h"
 #include "otlp_json.h"
 #include "sample.h"
+#include "tail.h"
+
+/* A per-service head sampler (processors.probabilistic_sampler.services): spans and log records
+ * of a resource whose service.name is `name` are decided with it. */
+struct lr_dp_svc_sampler {
+    struct lr_slice name; /* borrowed from the configuration */
+    struct lr_dp_sampler s;
+};
 
 /* One Kafka record of the request being answered; its bytes are in the context's arena. */
 struct lr_dp_rec {
@@ -46,10 +55,25 @@ struct lr_dp_otlp_ctx {
     size_t n_recs, recs_cap;
     uint8_t *arena; /* their bytes (owned, reused per request) */
     size_t arena_len, arena_cap;
-    /* Head sampling (processors.probabilistic_sampler), per span, before splitting. */
-    bool sampling;
-    struct lr_dp_sampler sampler;
-    uint8_t *keep;       /* per span of the request */
+    /* Run-time sampling settings (borrowed; NULL in unit tests: the configuration's apply) and
+     * the set this worker applies now (loaded from rt->cur between requests). */
+    struct lr_sampling_rt *rt;
+    const struct lr_sampling_set *set;
+    /* Head sampling (processors.probabilistic_sampler), per span or log record, before
+     * splitting: the samplers of the set and adaptive factor applied now, rebuilt when either
+     * changes (between two requests). */
+    bool sampling;                /* traces */
+    bool sampling_logs;           /* logs (by trace id) */
+    bool lowered;                 /* the adaptive rate is lowered: the always-keep rule applies */
+    double scale;                 /* the adaptive factor the samplers were built with */
+    struct lr_dp_sampler sampler; /* traces */
+    struct lr_dp_sampler sampler_logs; /* logs */
+    struct lr_dp_svc_sampler *svc;     /* per-service overrides (owned; cfg->sampler.services) */
+    size_t n_svc;
+    uint8_t *force;      /* per span: kept by the adaptive always-keep rule (sample_cap) */
+    uint32_t *force_tab; /* trace-id table of that rule */
+    size_t force_tab_cap;
+    uint8_t *keep;       /* per span or log record of the request */
     struct lr_slice *ts; /* per span: the rewritten tracestate, or p == NULL */
     size_t *ts_off;      /* per span: offset into ts_buf, or SIZE_MAX */
     size_t sample_cap;   /* entries in keep, ts, ts_off */
@@ -57,6 +81,17 @@ struct lr_dp_otlp_ctx {
     size_t ts_len, ts_cap;
     uint8_t *spliced; /* the kept spans, as a request */
     size_t spliced_cap;
+    /* Tail sampling (processors.tail_sampling): this worker's table (NULL: off), the rings to
+     * and from every other worker (route_out[w], route_in[w]; NULL at this worker's own index),
+     * and kept traces waiting for room in the output (owned messages, oldest first). */
+    struct lr_dp_tail *tail;
+    uint32_t n_workers;
+    struct lr_ring **route_out, **route_in;
+    uint32_t *route_need;  /* per worker: pieces of the request being routed */
+    const int *route_wake; /* per worker: eventfd that wakes it (borrowed) */
+    struct lr_msg **pend;
+    size_t n_pend, pend_cap;
+    uint64_t tail_next_ns;      /* next time the table is looked at for traces to decide */
     uint64_t rejected;          /* items of the current request rejected: invalid trace id ... */
     uint64_t rejected_big;      /* ... or in a resource larger than max_record */
     struct lr_dp_json_out json; /* JSON bodies transcoded to protobuf (reused) */
@@ -68,6 +103,24 @@ struct lr_dp_otlp_ctx {
 int lr_dp_otlp_ctx_init(struct lr_dp_otlp_ctx *x, const struct lr_config *cfg, struct lr_ring *ring,
                         struct lr_worker_stats *stats, uint32_t worker);
 void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x);
+
+/* Tail sampling: prepares this worker's table for `n_workers` workers, with the rings this
+ * worker pushes to (out[w]) and pops from (in[w]); both arrays borrowed, n_workers entries, NULL
+ * at this worker's index; wake[w] is an eventfd that wakes worker w (8-byte writes). Only when
+ * cfg->tail.enabled. Returns 0, -EINVAL or -ENOMEM. */
+int lr_dp_otlp_tail_init(struct lr_dp_otlp_ctx *x, uint32_t n_workers, struct lr_ring **out,
+                         struct lr_ring **in, const int *wake);
+
+/* From the worker's loop, every pass: loads new run-time sampling settings (rt), then, with
+ * tail sampling: takes in the trace pieces other workers routed here,
+ * decides the traces whose decision wait is over (every trace when `all`), and moves kept
+ * traces to the output (the spool, or the ring in memory mode). Cheap when there is nothing to
+ * do. */
+void lr_dp_otlp_tail_poll(struct lr_dp_otlp_ctx *x, uint64_t now_ns, bool all);
+
+/* Whether tail sampling holds nothing: no trace pending, nothing waiting for the output, and
+ * nothing in the rings towards this worker. */
+bool lr_dp_otlp_tail_idle(const struct lr_dp_otlp_ctx *x);
 
 /* The handler triple for lr_http1_conn_new, with ctx = the lr_dp_otlp_ctx. */
 struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x);

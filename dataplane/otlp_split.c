@@ -14,11 +14,12 @@
  * Output size: every record is a sub-selection of the body whose headers are written in minimal
  * form, so it never exceeds the body length; one buffer of that size serves all records.
  *
- * lr_dp_otlp_splice_spans() builds one record the same way from a keep mask instead of a trace
- * id. It has no scratch memory: a ScopeSpans' new length is the bytes between its spans plus the
- * kept spans, a ResourceSpans' new length the bytes between its scopes plus the kept scopes, so
- * each is recomputed where its header is written. A sizing pass checks the capacity first; in
- * all, every span's length is computed three times and every byte copied once. */
+ * lr_dp_otlp_splice_items() builds one record the same way from a keep mask instead of a trace
+ * id (spans, or log records: ExportLogsServiceRequest nests with the same field numbers). It has no
+ * scratch memory: a ScopeSpans' new length is the bytes between its spans plus the kept spans, a
+ * ResourceSpans' new length the bytes between its scopes plus the kept scopes, so each is
+ * recomputed where its header is written. A sizing pass checks the capacity first; in all, every
+ * span's length is computed three times and every byte copied once. */
 #include <errno.h>
 #include <limits.h>
 #include <stdbool.h>
@@ -506,12 +507,26 @@ ssize_t lr_dp_otlp_splice_spans(const uint8_t *body, size_t len, const struct lr
                                 const uint8_t *keep, const struct lr_slice *trace_state,
                                 uint8_t *out, size_t cap)
 {
+    if (v->signal != LR_SIG_TRACES)
+        return -EINVAL;
+    return lr_dp_otlp_splice_items(body, len, v, keep, trace_state, out, cap);
+}
+
+/* The field numbers that matter here are the same for traces and logs: the request's resource
+ * entries are field 1, a resource's scope entries field 2, a scope's items field 2. Only the
+ * trace_state rewrite is span-specific. */
+ssize_t lr_dp_otlp_splice_items(const uint8_t *body, size_t len, const struct lr_otlp_view *v,
+                                const uint8_t *keep, const struct lr_slice *trace_state,
+                                uint8_t *out, size_t cap)
+{
     uint32_t ni = v->n_items, nr = v->n_resources, i, r, s, at;
     uint64_t total, n;
     bool identity = true, any;
     uint8_t *o = out;
 
-    if (v->truncated || v->signal != LR_SIG_TRACES)
+    if (v->truncated || (v->signal != LR_SIG_TRACES && v->signal != LR_SIG_LOGS))
+        return -EINVAL;
+    if (v->signal == LR_SIG_LOGS && trace_state)
         return -EINVAL;
     for (i = 0; i < ni; i++) {
         const struct lr_slice *x = kept(keep, i) ? repl_of(trace_state, i) : NULL;
@@ -554,7 +569,7 @@ ssize_t lr_dp_otlp_splice_spans(const uint8_t *body, size_t len, const struct lr
         n = resource_out_len(body, v, keep, trace_state, r, &any);
         if (!any)
             continue;
-        *o++ = 0x0a; /* ExportTraceServiceRequest.resource_spans, field 1, wire type 2 */
+        *o++ = 0x0a; /* Export{Trace,Logs}ServiceRequest.resource_{spans,logs}: 1, wire type 2 */
         o = put_varint(o, n);
         for (s = res->first_scope; s < res->first_scope + res->n_scopes; s++) {
             const struct lr_otlp_scope *sc = &v->scopes[s];
@@ -564,7 +579,7 @@ ssize_t lr_dp_otlp_splice_spans(const uint8_t *body, size_t len, const struct lr
             n = scope_out_len(body, v, keep, trace_state, s, &any);
             if (!any)
                 continue;
-            *o++ = 0x12; /* ResourceSpans.scope_spans, field 2, wire type 2 */
+            *o++ = 0x12; /* Resource{Spans,Logs}.scope_{spans,logs}: field 2, wire type 2 */
             o = put_varint(o, n);
             for (i = sc->first_item; i < sc->first_item + sc->n_items; i++) {
                 const struct lr_otlp_item *it = &v->items[i];

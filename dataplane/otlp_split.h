@@ -7,7 +7,9 @@
  * is forwarded byte for byte.
  *
  * The same splicing keeps an arbitrary subset of spans (sampling), optionally rewriting each kept
- * span's trace_state. */
+ * span's trace_state, or of log records: an ExportLogsServiceRequest has the same shape
+ * (resource_logs = 1; ResourceLogs: resource = 1, scope_logs = 2; ScopeLogs: scope = 1,
+ * log_records = 2). */
 #ifndef LINERATE_DP_OTLP_SPLIT_H
 #define LINERATE_DP_OTLP_SPLIT_H
 
@@ -61,6 +63,14 @@ ssize_t lr_dp_otlp_splice_spans(const uint8_t *body, size_t len, const struct lr
 /* A capacity for lr_dp_otlp_splice_spans() that suffices for any keep mask with these
  * replacements (`trace_state` as there): `len` itself when trace_state is NULL or replaces
  * nothing, since the output is then a sub-selection of the body with minimal headers. */
+/* lr_dp_otlp_splice_spans() for a traces or a logs view: `v` walked with LR_SIG_TRACES or
+ * LR_SIG_LOGS, `keep` over its spans or log records. trace_state is for traces only: with a logs
+ * view it must be NULL (LogRecord field 3 is severity_text), else -EINVAL. Kept log records are
+ * copied byte for byte. Otherwise as lr_dp_otlp_splice_spans(), including the return values. */
+ssize_t lr_dp_otlp_splice_items(const uint8_t *body, size_t len, const struct lr_otlp_view *v,
+                                const uint8_t *keep, const struct lr_slice *trace_state,
+                                uint8_t *out, size_t cap);
+
 size_t lr_dp_otlp_splice_bound(size_t len, const struct lr_otlp_view *v,
                                const struct lr_slice *trace_state);
 

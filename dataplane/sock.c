@@ -102,6 +102,11 @@ struct lr_dp_workers {
     struct worker **w;
     _Atomic bool stopping;
     _Atomic uint32_t grace_ms;
+    struct lr_ring **route;       /* tail sampling: n x n rings, [from * n + to] (owned) */
+    struct lr_ring ***route_in;   /* per worker: its n inbound rings (owned arrays) */
+    int *wake;                    /* per worker: its notefd (tail routing wakes the owner) */
+    struct lr_sampling_rt *rt;    /* owned */
+    struct lr_sampling_set *set0; /* owned: generation 1, from the configuration */
 };
 
 static uint64_t now_ns(void)
@@ -631,6 +636,7 @@ static void *worker_main(void *arg)
             }
         }
         uint64_t t = now_ns();
+        lr_dp_otlp_tail_poll(&w->otlp, t, false);
         if (!draining && atomic_load(&w->all->stopping)) {
             /* Stop accepting: the kernel moves nothing to us any more. Connections with a request
              * in flight finish it; idle ones are closed at once. */
@@ -709,6 +715,78 @@ static void worker_free(struct worker *w)
     free(w);
 }
 
+/* Tail sampling: one SPSC ring from every worker to every other, so that each span reaches the
+ * worker owning its trace id without a lock. */
+static int routes_new(struct lr_dp_workers *ws, char *errstr, size_t errlen)
+{
+    uint32_t n = ws->n;
+    ws->route = calloc((size_t)n * n, sizeof(*ws->route));
+    ws->route_in = calloc(n, sizeof(*ws->route_in));
+    if (!ws->route || !ws->route_in)
+        goto oom;
+    for (uint32_t to = 0; to < n; to++) {
+        if (!(ws->route_in[to] = calloc(n, sizeof(**ws->route_in))))
+            goto oom;
+        for (uint32_t from = 0; from < n; from++)
+            if (from != to) {
+                if (!(ws->route[from * n + to] = lr_ring_new(ws->cfg->tail.route_queue)))
+                    goto oom;
+                ws->route_in[to][from] = ws->route[from * n + to];
+            }
+    }
+    if (!(ws->wake = calloc(n, sizeof(*ws->wake))))
+        goto oom;
+    for (uint32_t i = 0; i < n; i++)
+        ws->wake[i] = ws->w[i]->notefd;
+    for (uint32_t i = 0; i < n; i++)
+        if (lr_dp_otlp_tail_init(&ws->w[i]->otlp, n, &ws->route[i * n], ws->route_in[i], ws->wake) <
+            0)
+            goto oom;
+    return 0;
+oom:
+    snprintf(errstr, errlen, "out of memory (tail sampling tables)");
+    return -1;
+}
+
+static void routes_free(struct lr_dp_workers *ws)
+{
+    if (ws->route)
+        for (size_t i = 0; i < (size_t)ws->n * ws->n; i++) {
+            struct lr_msg *m;
+            while (ws->route[i] && (m = lr_ring_pop(ws->route[i])))
+                lr_msg_free(m);
+            lr_ring_free(ws->route[i]);
+        }
+    free(ws->route);
+    if (ws->route_in)
+        for (uint32_t i = 0; i < ws->n; i++)
+            free(ws->route_in[i]);
+    free(ws->route_in);
+    free(ws->wake);
+}
+
+/* After the workers exited: every trace still waiting is decided now and what is kept goes to
+ * the output (the output thread still runs and drains the rings), then the spools are synced. */
+static void tail_finish(struct lr_dp_workers *ws)
+{
+    if (!ws->route)
+        return;
+    uint64_t deadline = now_ns() + 5000000000ull;
+    for (;;) {
+        bool idle = true;
+        for (uint32_t i = 0; i < ws->n; i++) {
+            lr_dp_otlp_tail_poll(&ws->w[i]->otlp, now_ns(), true);
+            idle &= lr_dp_otlp_tail_idle(&ws->w[i]->otlp);
+        }
+        if (idle || now_ns() > deadline)
+            break;
+        usleep(1000);
+    }
+    for (uint32_t i = 0; i < ws->n; i++)
+        if (ws->w[i]->spool)
+            lr_cp_spool_sync(ws->w[i]->spool);
+}
+
 struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errstr, size_t errlen)
 {
     static int cpus[CPU_SETSIZE];
@@ -718,6 +796,22 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
         return NULL;
     }
     ws->cfg = cfg;
+    ws->rt = calloc(1, sizeof(*ws->rt));
+    ws->set0 = calloc(1, sizeof(*ws->set0));
+    if (!ws->rt || !ws->set0) {
+        snprintf(errstr, errlen, "out of memory");
+        goto fail;
+    }
+    *ws->set0 = (struct lr_sampling_set){
+        .generation = 1,
+        .head = cfg->sampler.enabled || cfg->adaptive.enabled,
+        .traces_percentage = cfg->sampler.percentage,
+        .logs = cfg->sampler.logs,
+        .logs_percentage = cfg->sampler.logs_percentage,
+        .tail = cfg->tail.enabled ? cfg->tail.policies : NULL,
+    };
+    lr_sampling_scale_set(ws->rt, 1.0);
+    atomic_store(&ws->rt->cur, ws->set0);
     int n = select_cpus(cfg->workers.cores, cpus, CPU_SETSIZE, errstr, errlen);
     if (n <= 0)
         goto fail;
@@ -760,6 +854,7 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
             snprintf(errstr, errlen, "out of memory");
             goto fail;
         }
+        w->otlp.rt = ws->rt;
         w->handler = lr_dp_otlp_handler(&w->otlp);
         lr_h2_limits_default(&w->h2_limits);
         w->h2_limits.max_concurrent_streams = cfg->grpc.max_concurrent_streams;
@@ -803,6 +898,8 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
             goto fail;
         }
     }
+    if (cfg->tail.enabled && routes_new(ws, errstr, errlen) < 0)
+        goto fail;
     return ws;
 fail:
     lr_dp_workers_free(ws);
@@ -833,6 +930,11 @@ uint32_t lr_dp_workers_count(const struct lr_dp_workers *w)
     return w->n;
 }
 
+struct lr_sampling_rt *lr_dp_workers_sampling(struct lr_dp_workers *w)
+{
+    return w->rt;
+}
+
 const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i)
 {
     return &w->w[i]->info;
@@ -848,12 +950,16 @@ void lr_dp_workers_stop(struct lr_dp_workers *ws, uint32_t grace_ms)
             /* the worker also checks the flag on its next tick */
         }
     }
+    bool joined = false;
     for (uint32_t i = 0; i < ws->n; i++) {
         if (ws->w[i]->started) {
             pthread_join(ws->w[i]->thread, NULL);
             ws->w[i]->started = false;
+            joined = true;
         }
     }
+    if (joined)
+        tail_finish(ws);
 }
 
 void lr_dp_workers_free(struct lr_dp_workers *ws)
@@ -865,10 +971,13 @@ void lr_dp_workers_free(struct lr_dp_workers *ws)
             lr_dp_workers_stop(ws, 0);
             break;
         }
+    routes_free(ws);
     for (uint32_t i = 0; i < ws->n; i++)
         worker_free(ws->w[i]);
     free(ws->w);
     if (ws->topo)
         hwloc_topology_destroy(ws->topo);
+    free(ws->rt);
+    free(ws->set0);
     free(ws);
 }

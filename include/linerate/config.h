@@ -26,6 +26,14 @@ struct lr_cfg_kv {
     char *value; /* owned */
 };
 
+/* A per-service head-sampling percentage (processors.probabilistic_sampler.services). */
+struct lr_cfg_svc_pct {
+    char *service; /* owned: the resource's service.name */
+    double percentage;
+};
+
+struct lr_tail_policies; /* dataplane/tail_policy.h */
+
 struct lr_config {
     struct {
         char host[LR_CFG_HOST_MAX]; /* receivers.otlp.protocols.http.endpoint host (default
@@ -79,7 +87,28 @@ struct lr_config {
         uint32_t hash_seed; /* ... hash_seed (0) */
         uint32_t precision; /* ... sampling_precision (4) */
         bool fail_closed;   /* ... fail_closed (true) */
+        bool logs;          /* ... logs.enabled (false): sample log records by trace id too */
+        double logs_percentage;          /* ... logs.sampling_percentage (100) */
+        struct lr_cfg_svc_pct *services; /* ... services: service.name -> percentage */
+        size_t n_services;
     } sampler;
+    struct {
+        bool enabled;               /* processors.tail_sampling.enabled (false) */
+        uint32_t decision_wait_ms;  /* ... decision_wait_ms (30000) */
+        uint32_t num_traces;        /* ... num_traces (50000, shared by the workers) */
+        uint32_t sampled_cache;     /* ... decision_cache.sampled_cache_size (100000) */
+        uint32_t non_sampled_cache; /* ... decision_cache.non_sampled_cache_size (100000) */
+        uint32_t route_queue;       /* ... route_queue_size (4096): ring entries per worker pair */
+        struct lr_tail_policies *policies; /* ... policies (owned; NULL = none) */
+    } tail;
+    struct {
+        bool enabled;                   /* processors.adaptive_sampling.enabled (false) */
+        uint32_t tick_ms;               /* ... tick_ms (1000) */
+        uint64_t kafka_queue_threshold; /* ... kafka_queue_threshold (10000 records) */
+        uint32_t spool_threshold_pct;   /* ... spool_threshold_pct (50) */
+        double floor_percentage;        /* ... floor_percentage (1) */
+        uint32_t latency_threshold_ms;  /* ... latency_threshold_ms (1000) */
+    } adaptive;
     struct {
         char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
         uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
@@ -91,6 +120,7 @@ struct lr_config {
     struct {
         char host[LR_CFG_HOST_MAX]; /* admin.endpoint host (127.0.0.1) */
         uint16_t port;              /* admin.endpoint port (13133) */
+        char token[256];            /* admin.token: bearer token for PUT /sampling ("": refused) */
     } admin;
     struct {
         char run_dir[LR_CFG_PATH_MAX]; /* service.run_dir (/run/linerate) */

@@ -40,11 +40,20 @@ struct lr_worker_stats {
     lr_counter accepted[LR_TR_COUNT][LR_SIG_COUNT]; /* items in those requests */
     lr_counter refused[LR_TR_COUNT][LR_SIG_COUNT];  /* items refused: rejected or overloaded */
     lr_counter records[LR_SIG_COUNT];               /* Kafka records queued for the output thread */
-    lr_counter sampled[2];   /* spans the head sampler dropped [0] and kept [1] */
+    lr_counter sampled[2];      /* spans the head sampler dropped [0] and kept [1] */
+    lr_counter logs_sampled[2]; /* log records the head sampler dropped [0] and kept [1] */
+    lr_counter force_kept;   /* spans the sampler dropped and the adaptive always-keep rule kept */
     lr_counter bad_requests; /* answered 4xx (malformed, limits, routing) */
     lr_counter overloaded;   /* answered 503: output queue or spool full, or out of memory */
     lr_counter spool_full;   /* ... of which: the spool was at its high watermark */
     lr_counter spool_errors; /* ... of which: the spool write failed (disk full, I/O error) */
+    /* Tail sampling, the Collector's names where they exist (otelcol_processor_tail_sampling_*):
+     * traces this worker owns and decided, pieces routed to other workers, and gauges. */
+    lr_counter tail_new_traces, tail_sampled, tail_not_sampled, tail_early;
+    lr_counter tail_late_kept, tail_late_dropped, tail_spans_kept, tail_spans_dropped;
+    lr_counter tail_routed;                /* trace pieces sent to the worker owning their trace */
+    lr_counter tail_route_full;            /* requests refused: a ring to another worker was full */
+    lr_counter tail_held, tail_held_bytes; /* gauges: traces waiting for a decision, their bytes */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;

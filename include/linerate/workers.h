@@ -13,6 +13,7 @@
 
 #include "linerate/config.h"
 #include "linerate/ring.h"
+#include "linerate/sampling.h"
 #include "linerate/stats.h"
 
 struct lr_dp_workers;
@@ -40,6 +41,10 @@ int lr_dp_workers_run(struct lr_dp_workers *w, struct lr_cp_spool *const *spools
 
 uint32_t lr_dp_workers_count(const struct lr_dp_workers *w);
 const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i);
+
+/* The run-time sampling settings the workers read between requests (owned by the handle; valid
+ * until lr_dp_workers_free). The control thread publishes into it (linerate/sampling.h). */
+struct lr_sampling_rt *lr_dp_workers_sampling(struct lr_dp_workers *w);
 
 /* Graceful stop: every worker closes its listener, answers the requests in flight (held answers
  * once the spool or Kafka has their records), closes idle connections, and exits once it has no

@@ -1,8 +1,10 @@
-/* Fuzz target for lr_dp_otlp_splice_spans() and lr_dp_otlp_splice_bound()
- * (dataplane/otlp_split.c) and the trace_state range the walker records for them.
+/* Fuzz target for lr_dp_otlp_splice_spans(), lr_dp_otlp_splice_items() and
+ * lr_dp_otlp_splice_bound() (dataplane/otlp_split.c) and the trace_state range the walker records
+ * for them.
  *
- * Input: byte 0 is a count k, the next k bytes (fewer if the input is shorter) drive the splice,
- * the rest is an ExportTraceServiceRequest body. Span i takes control byte ctrl[i % k] ^ (i >> 3)
+ * Input: byte 0 holds the mode in its top bit (0 traces, 1 logs) and a count k in the low 7 bits;
+ * the next k bytes (fewer if the input is shorter) drive the splice, the rest is an
+ * Export{Trace,Logs}ServiceRequest body. Span i takes control byte ctrl[i % k] ^ (i >> 3)
  * (k == 0: keep all, replace nothing): bit 0 set drops the span; bits 1-2 pick the trace_state:
  * 0 leave, 1 remove, 2 a short value, 3 a value of (c >> 3) * 9 bytes (up to 279: length prefixes
  * grow). A body the walker rejects is skipped (fuzz_otlp_walk checks the walker itself).
@@ -13,7 +15,13 @@
  * kept and nothing replaced; it re-walks, with exactly the kept spans, each byte for byte when
  * untouched and with the new trace_state when replaced; protobuf-c decodes it and each span
  * re-packs as the input's span (with the new trace_state) re-packs; resources and scopes without
- * a kept span are gone; a capacity one byte short gives -ENOSPC and an exact one the same bytes. */
+ * a kept span are gone; a capacity one byte short gives -ENOSPC and an exact one the same bytes.
+ *
+ * Logs mode: log record i is dropped when bit 0 of its control byte is set (no replacement:
+ * lr_dp_otlp_splice_items() refuses trace_state with a logs view, and lr_dp_otlp_splice_spans()
+ * a logs view). The output fits len, is the body when all is kept, re-walks with exactly the
+ * kept records byte for byte and no empty scope or resource, and decodes with protobuf-c to the
+ * kept records; the capacity checks are the same. */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,10 +33,13 @@
 #include "linerate/error.h"
 #include "linerate/otlp.h"
 
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest TraceReq;
 typedef Opentelemetry__Proto__Trace__V1__Span Span;
+typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest LogsReq;
+typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
 
 #define CHECK(cond)                                                                            \
     do {                                                                                       \
@@ -79,10 +90,10 @@ static size_t flat_spans(const TraceReq *q, bool nonempty, Span ***out)
     return n;
 }
 
-static bool packs_equal(const Span *a, const Span *b)
+static bool packs_equal(const ProtobufCMessage *a, const ProtobufCMessage *b)
 {
-    size_t na = protobuf_c_message_get_packed_size(&a->base);
-    size_t nb = protobuf_c_message_get_packed_size(&b->base);
+    size_t na = protobuf_c_message_get_packed_size(a);
+    size_t nb = protobuf_c_message_get_packed_size(b);
     uint8_t *pa, *pb;
     bool eq;
 
@@ -91,8 +102,8 @@ static bool packs_equal(const Span *a, const Span *b)
     pa = malloc(na + 1);
     pb = malloc(nb + 1);
     CHECK(pa && pb);
-    protobuf_c_message_pack(&a->base, pa);
-    protobuf_c_message_pack(&b->base, pb);
+    protobuf_c_message_pack(a, pa);
+    protobuf_c_message_pack(b, pb);
     eq = memcmp(pa, pb, na) == 0;
     free(pa);
     free(pb);
@@ -140,6 +151,128 @@ static void view_free(struct lr_otlp_view *v)
     free(v->items);
 }
 
+static LogsReq *unpack_logs(const uint8_t *p, size_t n)
+{
+    return opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(NULL, n,
+                                                                                          p);
+}
+
+/* The request's log records in order; with `nonempty`, every resource and scope must hold one. */
+static size_t flat_logs(const LogsReq *q, bool nonempty, LogRecord ***out)
+{
+    size_t n = 0, k = 0;
+
+    for (size_t a = 0; a < q->n_resource_logs; a++)
+        for (size_t b = 0; b < q->resource_logs[a]->n_scope_logs; b++)
+            n += q->resource_logs[a]->scope_logs[b]->n_log_records;
+    *out = malloc((n + 1) * sizeof(LogRecord *));
+    CHECK(*out);
+    for (size_t a = 0; a < q->n_resource_logs; a++) {
+        CHECK(!nonempty || q->resource_logs[a]->n_scope_logs > 0);
+        for (size_t b = 0; b < q->resource_logs[a]->n_scope_logs; b++) {
+            const Opentelemetry__Proto__Logs__V1__ScopeLogs *sl =
+                q->resource_logs[a]->scope_logs[b];
+            CHECK(!nonempty || sl->n_log_records > 0);
+            for (size_t c = 0; c < sl->n_log_records; c++)
+                (*out)[k++] = sl->log_records[c];
+        }
+    }
+    return n;
+}
+
+/* Logs mode (see the top of the file). */
+static void run_logs(const uint8_t *ctrl, size_t k, const uint8_t *body, size_t len)
+{
+    struct lr_otlp_view v, ov;
+    uint8_t *keep = NULL, *out = NULL, *exact = NULL;
+    struct lr_slice one = { (const uint8_t *)"ot=th:8", 7 }, *ts = NULL;
+    LogsReq *qi = NULL, *qo;
+    LogRecord **li = NULL, **lo;
+    size_t ni, no, n_kept = 0, bound;
+    ssize_t n;
+    uint32_t i;
+
+    CHECK(view_alloc(&v, len));
+    if (lr_dp_otlp_walk(LR_SIG_LOGS, body, len, &v) != 0)
+        goto out;
+    CHECK(!v.truncated);
+    qi = unpack_logs(body, len);
+    CHECK(qi);
+    ni = flat_logs(qi, false, &li);
+    CHECK(ni == v.n_items && ni == v.n_log_records);
+
+    keep = malloc(v.n_items + 1);
+    ts = calloc(v.n_items + 1, sizeof(*ts));
+    CHECK(keep && ts);
+    for (i = 0; i < v.n_items; i++) {
+        uint8_t c = k ? (uint8_t)(ctrl[i % k] ^ (i >> 3)) : 0;
+        keep[i] = !(c & 1);
+        n_kept += keep[i];
+        ts[i] = one;
+    }
+    /* A logs view is not a traces view, and log records have no trace_state. */
+    CHECK(lr_dp_otlp_splice_spans(body, len, &v, keep, NULL, NULL, 0) == -EINVAL);
+    CHECK(lr_dp_otlp_splice_items(body, len, &v, keep, ts, NULL, 0) == -EINVAL);
+
+    bound = lr_dp_otlp_splice_bound(len, &v, NULL);
+    CHECK(bound == len);
+    out = malloc(bound + 1);
+    CHECK(out);
+    n = lr_dp_otlp_splice_items(body, len, &v, keep, NULL, out, bound);
+    CHECK(n >= 0 && (size_t)n <= len);
+    if (n_kept == v.n_items) {
+        CHECK((size_t)n == len && (len == 0 || memcmp(out, body, len) == 0));
+        goto out;
+    }
+    if (n > 0) {
+        exact = malloc((size_t)n);
+        CHECK(exact);
+        CHECK(lr_dp_otlp_splice_items(body, len, &v, keep, NULL, exact, (size_t)n - 1) == -ENOSPC);
+        CHECK(lr_dp_otlp_splice_items(body, len, &v, keep, NULL, exact, (size_t)n) == n);
+        CHECK(memcmp(exact, out, (size_t)n) == 0);
+    }
+
+    /* Re-walk: exactly the kept records, byte for byte. */
+    CHECK(view_alloc(&ov, (size_t)n));
+    CHECK(lr_dp_otlp_walk(LR_SIG_LOGS, out, (size_t)n, &ov) == 0);
+    CHECK(ov.n_log_records == n_kept && ov.n_items == n_kept);
+    for (uint32_t a = 0, b = 0; a < v.n_items; a++) {
+        const struct lr_otlp_item *x = &v.items[a], *y;
+        if (!keep[a])
+            continue;
+        y = &ov.items[b++];
+        CHECK(y->f.len == x->f.len && memcmp(out + y->f.off, body + x->f.off, x->f.len) == 0);
+        CHECK(y->has_trace_id == x->has_trace_id && memcmp(y->trace_id, x->trace_id, 16) == 0);
+    }
+    for (i = 0; i < ov.n_scopes; i++)
+        CHECK(ov.scopes[i].n_items > 0);
+    for (i = 0; i < ov.n_resources; i++)
+        CHECK(ov.resources[i].n_scopes > 0);
+    view_free(&ov);
+
+    /* protobuf-c: the output's records re-pack as the kept input records. */
+    qo = unpack_logs(out, (size_t)n);
+    CHECK(qo);
+    no = flat_logs(qo, true, &lo);
+    CHECK(no == n_kept);
+    for (uint32_t a = 0, b = 0; a < v.n_items; a++)
+        if (keep[a])
+            CHECK(packs_equal(&li[a]->base, &lo[b++]->base));
+    free(lo);
+    opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(qo, NULL);
+
+out:
+    free(li);
+    if (qi)
+        opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(qi,
+                                                                                              NULL);
+    free(exact);
+    free(out);
+    free(ts);
+    free(keep);
+    view_free(&v);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const uint8_t *ctrl, *body;
@@ -159,12 +292,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!long_val[0])
         for (i = 0; i < sizeof(long_val) - 1; i++)
             long_val[i] = (char)('a' + i % 26);
-    k = data[0];
+    k = data[0] & 0x7f;
     if (k > size - 1)
         k = size - 1;
     ctrl = data + 1;
     body = data + 1 + k;
     len = size - 1 - k;
+    if (data[0] & 0x80) {
+        run_logs(ctrl, k, body, len);
+        return 0;
+    }
 
     CHECK(view_alloc(&v, len));
     if (lr_dp_otlp_walk(LR_SIG_TRACES, body, len, &v) != 0)
@@ -279,7 +416,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 val[ts[a].len] = 0;
                 want.trace_state = val;
             }
-            CHECK(packs_equal(&want, so[b++]));
+            CHECK(packs_equal(&want.base, &so[b++]->base));
             free(val);
         }
         free(so);

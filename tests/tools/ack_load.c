@@ -8,6 +8,7 @@
  * Usage:
  *   ack_load --port P --acked FILE [--host 127.0.0.1] [--conns C] [--spans S] [--traces T]
  *            [--duration-s D] [--run-id N] [--max-requests R] [--pause-ms M]
+ *            [--error-pct E] [--slow-pct L] [--slow-ms MS]
  *
  *   --conns C         connections, one thread each (default 4)
  *   --spans S         spans per request (default 20)
@@ -18,6 +19,15 @@
  *                     append to the same FILE or write to the same topic need different ids
  *   --max-requests R  stop after R acknowledged requests in all (exactly R)
  *   --pause-ms M      pause between two requests on a connection (default 0)
+ *   --error-pct E     0..100: share of spans with status ERROR (default 0)
+ *   --slow-pct L      0..100-E: share of spans lasting --slow-ms (default 0)
+ *   --slow-ms MS      how long the slow spans last (default 2000; the others last 1 ms)
+ *
+ * What kind a span is follows from its id, so that a test can sort the acked ids: with c the
+ * per-connection span counter (the span id's low 32 bits), the span has status ERROR when
+ * c % 100 < E, is slow when E <= c % 100 < E + L, and is a plain 1 ms span with no status
+ * otherwise. (To keep plain spans in traces of their own, give every span its own trace:
+ * --traces equal to --spans.)
  *
  * Each connection is a blocking TCP socket that sends HTTP/1.1 keep-alive `POST /v1/traces`
  * requests, one at a time, each an ExportTraceServiceRequest (protobuf-c): one ResourceSpans
@@ -106,6 +116,8 @@ struct options {
     uint16_t run_id;
     uint64_t max_requests; /* 0: no limit */
     int pause_ms;
+    int error_pct, slow_pct; /* shares of ERROR and slow spans, by span counter % 100 */
+    int slow_ms;
 };
 
 /* What the connection threads share. */
@@ -155,9 +167,10 @@ struct conn {
     Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
     Opentelemetry__Proto__Trace__V1__Span *spans; /* opts->spans, owned */
     Opentelemetry__Proto__Trace__V1__Span **span_ps;
-    uint8_t *span_ids;  /* spans * SPAN_ID_BYTES */
-    uint8_t *trace_ids; /* traces * TRACE_ID_BYTES */
-    char *lines;        /* spans * ID_LINE_BYTES: this request's ids as FILE lines */
+    Opentelemetry__Proto__Trace__V1__Status error_status; /* shared by the ERROR spans */
+    uint8_t *span_ids;                                    /* spans * SPAN_ID_BYTES */
+    uint8_t *trace_ids;                                   /* traces * TRACE_ID_BYTES */
+    char *lines; /* spans * ID_LINE_BYTES: this request's ids as FILE lines */
 
     uint8_t *sbuf; /* the request: head and body */
     size_t sbuf_len, sbuf_cap;
@@ -173,6 +186,7 @@ static char SERVICE_KEY[] = "service.name";
 static char SERVICE_NAME[] = "ack-load";
 static char SCOPE_NAME[] = "ack_load";
 static char SPAN_NAME[] = "ack-load-span";
+static char ERROR_MESSAGE[] = "ack-load error";
 
 static int64_t now_ms(void)
 {
@@ -694,6 +708,9 @@ static int conn_init(struct conn *c, struct shared *sh, uint16_t index)
 
     opentelemetry__proto__common__v1__instrumentation_scope__init(&c->scope);
     c->scope.name = SCOPE_NAME;
+    opentelemetry__proto__trace__v1__status__init(&c->error_status);
+    c->error_status.code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
+    c->error_status.message = ERROR_MESSAGE;
     for (int i = 0; i < o->spans; i++) {
         Opentelemetry__Proto__Trace__V1__Span *s = &c->spans[i];
         opentelemetry__proto__trace__v1__span__init(s);
@@ -771,8 +788,13 @@ static int build_request(struct conn *c)
             line[2 * b + 1] = digits[id[b] & 0xf];
         }
         line[2 * SPAN_ID_BYTES] = '\n';
+        int kind = (int)(c->span_counter % 100);
+        bool error = kind < o->error_pct;
+        bool slow = !error && kind < o->error_pct + o->slow_pct;
+        s->status = error ? &c->error_status : NULL;
         s->end_time_unix_nano = end_ns;
-        s->start_time_unix_nano = end_ns - 1000000 - (uint64_t)i * 1000;
+        s->start_time_unix_nano =
+            end_ns - (slow ? (uint64_t)o->slow_ms * 1000000 : 1000000 + (uint64_t)i * 1000);
     }
 
     body_len =
@@ -985,7 +1007,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: ack_load --port P --acked FILE [--host H] [--conns C] [--spans S]\n"
             "                [--traces T] [--duration-s D] [--run-id N] [--max-requests R]\n"
-            "                [--pause-ms M]\n"
+            "                [--pause-ms M] [--error-pct E] [--slow-pct L] [--slow-ms MS]\n"
             "  --host H          linerate's OTLP/HTTP address (default 127.0.0.1)\n"
             "  --conns C         connections, one thread each (default 4)\n"
             "  --spans S         spans per request (default 20)\n"
@@ -994,7 +1016,10 @@ static void usage(void)
             "  --duration-s D    stop after D seconds (default: at SIGTERM/SIGINT)\n"
             "  --run-id N        0..65535, in every span and trace id (default: from the pid)\n"
             "  --max-requests R  stop after R acked requests\n"
-            "  --pause-ms M      pause between requests on a connection (default 0)\n");
+            "  --pause-ms M      pause between requests on a connection (default 0)\n"
+            "  --error-pct E     share of spans with status ERROR, by span counter %% 100\n"
+            "  --slow-pct L      share of spans lasting --slow-ms, after the ERROR ones\n"
+            "  --slow-ms MS      how long slow spans last (default 2000)\n");
     exit(2);
 }
 
@@ -1043,6 +1068,9 @@ int main(int argc, char **argv)
         { "run-id", required_argument, NULL, 'r' },
         { "max-requests", required_argument, NULL, 'm' },
         { "pause-ms", required_argument, NULL, 'P' },
+        { "error-pct", required_argument, NULL, 'E' },
+        { "slow-pct", required_argument, NULL, 'L' },
+        { "slow-ms", required_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -1052,6 +1080,7 @@ int main(int argc, char **argv)
         .spans = 20,
         .traces = 4,
         .run_id = (uint16_t)getpid(),
+        .slow_ms = 2000,
     };
     struct shared sh = { .opts = &opts, .acked_fd = -1 };
     struct conn *conns = NULL;
@@ -1094,9 +1123,22 @@ int main(int argc, char **argv)
         case 'P':
             opts.pause_ms = (int)parse_num(optarg, "--pause-ms", 0, 3600 * 1000);
             break;
+        case 'E':
+            opts.error_pct = (int)parse_num(optarg, "--error-pct", 0, 100);
+            break;
+        case 'L':
+            opts.slow_pct = (int)parse_num(optarg, "--slow-pct", 0, 100);
+            break;
+        case 'S':
+            opts.slow_ms = (int)parse_num(optarg, "--slow-ms", 1, 3600 * 1000);
+            break;
         default:
             usage();
         }
+    }
+    if (opts.error_pct + opts.slow_pct > 100) {
+        fprintf(stderr, "ack_load: --error-pct plus --slow-pct is above 100\n");
+        usage();
     }
     if (opts.port == NULL || opts.acked_path == NULL || optind != argc) {
         usage();

@@ -470,7 +470,14 @@ async function main() {
   process.exitCode = ok ? 0 : 1;
 }
 
-main().catch((err) => {
-  process.stderr.write(`send.js: ${err && err.stack ? err.stack : err}\n`);
-  process.exit(1);
-});
+// The building blocks are shared with the other clients (tail.js).
+module.exports = {
+  makeRng, makeIdGenerator, tagAttributes, makeExporter, exportOnce, KIND_NAME, STATUS_NAME,
+};
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`send.js: ${err && err.stack ? err.stack : err}\n`);
+    process.exit(1);
+  });
+}

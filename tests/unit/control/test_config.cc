@@ -265,7 +265,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 49);
+    EXPECT_EQ(rows, 66);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -302,7 +302,14 @@ TEST(ConfigDefaults, ExampleYamlLoadsAndEqualsDefaults)
                               "commit_interval_us:",
                               "max_bytes:",
                               "high_watermark_pct:",
-                              "low_watermark_pct:" })
+                              "low_watermark_pct:",
+                              "sampling_percentage:",
+                              "services:",
+                              "decision_wait_ms:",
+                              "policies:",
+                              "kafka_queue_threshold:",
+                              "latency_threshold_ms:",
+                              "token:" })
         EXPECT_NE(example.find(leaf), std::string::npos) << leaf;
 }
 
@@ -562,7 +569,7 @@ std::vector<ErrCase> yaml_errors()
               ")" },
         { "exporters: {kafka: {traces: {encoding: otlp_proto}}}\n",
           "t.yaml:1: exporters.kafka.traces.encoding: unknown key (known: topic)" },
-        { "admin: {port: 1}\n", "t.yaml:1: admin.port: unknown key (known: endpoint)" },
+        { "admin: {port: 1}\n", "t.yaml:1: admin.port: unknown key (known: endpoint, token)" },
         { "service: {pipelines: {}}\n",
           "t.yaml:1: service.pipelines: unknown key (known: run_dir, status_interval_ms, "
           "shutdown_grace_ms)" },

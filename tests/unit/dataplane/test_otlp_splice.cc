@@ -1,5 +1,6 @@
-// Tests for dataplane/otlp_split.c: lr_dp_otlp_splice_spans() and lr_dp_otlp_splice_bound(), and
-// the trace_state range the walker (dataplane/otlp_walk.c) records for them.
+// Tests for dataplane/otlp_split.c: lr_dp_otlp_splice_spans(), lr_dp_otlp_splice_items() and
+// lr_dp_otlp_splice_bound(), and the trace_state range the walker (dataplane/otlp_walk.c) records
+// for them.
 //
 // Table-driven over the JS exporter fixtures and hand-built requests (several resources and
 // scopes, unknown fields at every level, spans with no, one or repeated trace_state fields,
@@ -12,6 +13,10 @@
 //  - keep every other byte of every kept resource and scope and of the request in order;
 //  - be the body itself when everything is kept and nothing replaced;
 // and every capacity below the output length must give -ENOSPC without writing past it.
+//
+// Logs (lr_dp_otlp_splice_items() with a logs view) get the same checks without replacements,
+// over the JS fixtures and hand-built requests, and over every truncated prefix of each that
+// still walks (a prefix cut at a field boundary is a valid request).
 #include <gtest/gtest.h>
 
 #include <cerrno>
@@ -33,6 +38,7 @@ extern "C" {
 
 // The generated service structs have a member named `export`, a C++ keyword.
 #define export export_
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 #undef export
 
@@ -153,14 +159,14 @@ struct Walked {
     std::vector<lr_otlp_item> i;
     lr_otlp_view v;
     int rc;
-    explicit Walked(const Bytes &b)
+    explicit Walked(const Bytes &b, lr_signal sig = LR_SIG_TRACES)
     {
         size_t cap = b.size() / 2 + 1;
         r.resize(cap), s.resize(cap), i.resize(cap);
         memset(&v, 0, sizeof(v));
         v.resources = r.data(), v.scopes = s.data(), v.items = i.data();
         v.resources_cap = v.scopes_cap = v.items_cap = static_cast<uint32_t>(cap);
-        rc = lr_dp_otlp_walk(LR_SIG_TRACES, b.data(), b.size(), &v);
+        rc = lr_dp_otlp_walk(sig, b.data(), b.size(), &v);
     }
 };
 
@@ -990,6 +996,448 @@ TEST(OtlpSplice, ManySpansLinear)
                               o.v.items[i].trace_state.len),
                   val);
     }
+}
+
+// ---- logs -----------------------------------------------------------------------------------
+
+typedef Opentelemetry__Proto__Collector__Logs__V1__ExportLogsServiceRequest LogsReq;
+typedef Opentelemetry__Proto__Logs__V1__ResourceLogs ResourceLogs;
+typedef Opentelemetry__Proto__Logs__V1__ScopeLogs ScopeLogs;
+typedef Opentelemetry__Proto__Logs__V1__LogRecord LogRecord;
+
+LogsReq *unpack_logs(const Bytes &b)
+{
+    return opentelemetry__proto__collector__logs__v1__export_logs_service_request__unpack(
+        nullptr, b.size(), b.data());
+}
+
+void free_logs(LogsReq *q)
+{
+    opentelemetry__proto__collector__logs__v1__export_logs_service_request__free_unpacked(q,
+                                                                                          nullptr);
+}
+
+// LogRecord fields: time_unix_nano (fixed64, 1), severity_text (3: the number trace_state has in
+// a span), body (5), trace_id (9).
+Bytes f_log_time(uint8_t n)
+{
+    return { 0x09, n, 0, 0, 0, 0, 0, 0, 0x17 };
+}
+Bytes f_log_sev(const std::string &s)
+{
+    return wrap_len(0x1a, str(s));
+}
+Bytes f_log_body(const std::string &s)
+{
+    return wrap_len(0x2a, wrap_len(0x0a, str(s)));
+}
+Bytes f_log_tid(uint8_t n)
+{
+    Bytes t(16, 0);
+    t[0] = 0xcd;
+    t[15] = n;
+    return wrap_len(0x4a, t);
+}
+// ExportLogsServiceRequest.resource_logs = 1, ResourceLogs.scope_logs = 2,
+// ScopeLogs.log_records = 2: the same tags as for traces.
+Bytes log_record(const Bytes &fields)
+{
+    return wrap_len(0x12, fields);
+}
+Bytes scope_logs(const Bytes &fields)
+{
+    return wrap_len(0x12, fields);
+}
+Bytes resource_logs(const Bytes &fields)
+{
+    return wrap_len(0x0a, fields);
+}
+
+// Shallow copies of the decoded input with the dropped records, scopes and resources left out.
+Bytes expected_logs_packed(const LogsReq *in, const std::vector<uint8_t> &keep)
+{
+    std::vector<ResourceLogs> rs;
+    std::vector<ScopeLogs> ss;
+    std::vector<ResourceLogs *> rarr;
+    std::vector<std::vector<ScopeLogs *>> sarr;
+    std::vector<std::vector<LogRecord *>> larr;
+    size_t nr = in->n_resource_logs, ns = 0;
+    for (size_t r = 0; r < nr; r++)
+        ns += in->resource_logs[r]->n_scope_logs;
+    rs.reserve(nr), ss.reserve(ns), sarr.reserve(nr), larr.reserve(ns);
+    size_t item = 0;
+    for (size_t r = 0; r < nr; r++) {
+        const ResourceLogs *ir = in->resource_logs[r];
+        sarr.emplace_back();
+        for (size_t s = 0; s < ir->n_scope_logs; s++) {
+            const ScopeLogs *is = ir->scope_logs[s];
+            larr.emplace_back();
+            for (size_t k = 0; k < is->n_log_records; k++, item++)
+                if (keep[item])
+                    larr.back().push_back(is->log_records[k]);
+            if (larr.back().empty())
+                continue;
+            ss.push_back(*is);
+            ss.back().n_log_records = larr.back().size();
+            ss.back().log_records = larr.back().data();
+            sarr.back().push_back(&ss.back());
+        }
+        if (sarr.back().empty())
+            continue;
+        rs.push_back(*ir);
+        rs.back().n_scope_logs = sarr.back().size();
+        rs.back().scope_logs = sarr.back().data();
+        rarr.push_back(&rs.back());
+    }
+    LogsReq q = *in;
+    q.n_resource_logs = rarr.size();
+    q.resource_logs = rarr.data();
+    return pack(&q.base);
+}
+
+// lr_dp_otlp_splice_items() over a logs request, checked like splice_and_check().
+Bytes splice_logs_and_check(const Bytes &b, const std::vector<uint8_t> &keep,
+                            bool every_cap = false)
+{
+    Walked w(b, LR_SIG_LOGS);
+    EXPECT_EQ(w.rc, 0) << (w.v.err_reason ? w.v.err_reason : "");
+    EXPECT_FALSE(w.v.truncated);
+    const lr_otlp_view &v = w.v;
+    EXPECT_EQ(keep.size(), v.n_items);
+    EXPECT_EQ(lr_dp_otlp_splice_bound(b.size(), &v, nullptr), b.size());
+    Bytes out(b.size() + 16, 0xee);
+    ssize_t n =
+        lr_dp_otlp_splice_items(b.data(), b.size(), &v, keep.data(), nullptr, out.data(), b.size());
+    EXPECT_GE(n, 0);
+    if (n < 0)
+        return Bytes();
+    EXPECT_LE(static_cast<size_t>(n), b.size());
+    for (size_t k = b.size(); k < out.size(); k++)
+        EXPECT_EQ(out[k], 0xee) << "wrote past cap at " << k;
+    out.resize(static_cast<size_t>(n));
+    uint64_t n_kept = 0;
+    for (uint32_t i = 0; i < v.n_items; i++)
+        n_kept += keep[i] != 0;
+    if (n_kept == v.n_items) {
+        EXPECT_EQ(out, b) << "keep-all identity";
+        return out;
+    }
+    if (every_cap) {
+        for (size_t cap = 0; cap <= out.size(); cap++) {
+            Bytes small(cap);
+            ssize_t m = lr_dp_otlp_splice_items(b.data(), b.size(), &v, keep.data(), nullptr,
+                                                small.data(), cap);
+            if (cap < out.size()) {
+                EXPECT_EQ(m, -ENOSPC) << "cap " << cap;
+            } else {
+                EXPECT_EQ(m, n);
+                EXPECT_EQ(small, out);
+            }
+        }
+    }
+    LogsReq *in = unpack_logs(b), *got = unpack_logs(out);
+    EXPECT_NE(in, nullptr);
+    EXPECT_NE(got, nullptr);
+    if (in && got) {
+        EXPECT_EQ(pack(&got->base), expected_logs_packed(in, keep));
+        for (size_t r = 0; r < got->n_resource_logs; r++) {
+            EXPECT_GT(got->resource_logs[r]->n_scope_logs, 0u);
+            for (size_t s = 0; s < got->resource_logs[r]->n_scope_logs; s++)
+                EXPECT_GT(got->resource_logs[r]->scope_logs[s]->n_log_records, 0u);
+        }
+    }
+    if (in)
+        free_logs(in);
+    if (got)
+        free_logs(got);
+
+    // Raw bytes: every kept record as it was, every other byte of kept parents in order.
+    Walked o(out, LR_SIG_LOGS);
+    EXPECT_EQ(o.rc, 0) << (o.v.err_reason ? o.v.err_reason : "");
+    if (o.rc != 0)
+        return out;
+    EXPECT_EQ(o.v.n_log_records, n_kept);
+    EXPECT_EQ(top_gaps(out, o.v), top_gaps(b, v));
+    uint32_t ko = 0, so = 0, ro = 0;
+    for (uint32_t r = 0; r < v.n_resources; r++) {
+        bool r_any = false;
+        for (uint32_t s = v.resources[r].first_scope;
+             s < v.resources[r].first_scope + v.resources[r].n_scopes; s++) {
+            bool s_any = false;
+            for (uint32_t i = v.scopes[s].first_item;
+                 i < v.scopes[s].first_item + v.scopes[s].n_items; i++) {
+                if (!keep[i])
+                    continue;
+                s_any = true;
+                if (ko >= o.v.n_items) {
+                    ADD_FAILURE() << "too few records in the output";
+                    return out;
+                }
+                const lr_otlp_item &a = v.items[i], &z = o.v.items[ko++];
+                EXPECT_EQ(z.scope, so);
+                EXPECT_EQ(range(out, z.f.off, z.f.len), range(b, a.f.off, a.f.len))
+                    << "record " << i;
+            }
+            if (!s_any)
+                continue;
+            r_any = true;
+            if (so >= o.v.n_scopes) {
+                ADD_FAILURE() << "too few scopes in the output";
+                return out;
+            }
+            EXPECT_EQ(o.v.scopes[so].resource, ro);
+            EXPECT_EQ(gaps(out, o.v.scopes[so].f, scope_children(o.v, so)),
+                      gaps(b, v.scopes[s].f, scope_children(v, s)))
+                << "scope " << s;
+            so++;
+        }
+        if (!r_any)
+            continue;
+        if (ro >= o.v.n_resources) {
+            ADD_FAILURE() << "too few resources in the output";
+            return out;
+        }
+        EXPECT_EQ(gaps(out, o.v.resources[ro].f, resource_children(o.v, ro)),
+                  gaps(b, v.resources[r].f, resource_children(v, r)))
+            << "resource " << r;
+        ro++;
+    }
+    EXPECT_EQ(ko, o.v.n_items);
+    EXPECT_EQ(so, o.v.n_scopes);
+    EXPECT_EQ(ro, o.v.n_resources);
+    return out;
+}
+
+// Three resources (one without records), scopes with and without records, unknown fields at
+// every level, records with and without a trace id, a severity_text (field 3) and a non-minimal
+// record length prefix.
+Bytes hand_logs_rich()
+{
+    Bytes unk_top = { 0x28, 0x01 }, unk_r = { 0x20, 0x07 }, unk_s = { 0x30, 0x09 };
+    Bytes unk_l = { 0xa8, 0x01, 0x05 };
+    Bytes schema = wrap_len(0x1a, str("https://opentelemetry.io/schemas/1.21.0"));
+    Bytes l0 =
+        log_record(cat({ f_log_time(0), f_log_sev("INFO"), f_log_body("l0"), f_log_tid(0) }));
+    Bytes l1 = log_record(cat({ f_log_time(1), f_log_body("l1 without a trace id"), unk_l }));
+    Bytes l2 = log_record(cat({ f_log_tid(2), f_log_body(std::string(140, 'b')) }));
+    Bytes l3_fields = cat({ f_log_time(3), f_log_tid(3) });
+    Bytes l3 = cat({ { 0x12, static_cast<uint8_t>(0x80 | l3_fields.size()), 0x00 }, l3_fields });
+    Bytes l4 = log_record(cat({ f_log_sev("ERROR"), f_log_tid(4) }));
+    Bytes slA = scope_logs(cat({ scope("lib-a"), l0, unk_s, l1 }));
+    Bytes slB = scope_logs(cat({ scope("lib-b"), wrap_len(0x1a, str("scope-schema")) }));
+    Bytes slC = scope_logs(cat({ l2, unk_s, scope("lib-c"), l3 }));
+    Bytes slD = scope_logs(cat({ scope("lib-d"), l4, unk_s }));
+    Bytes r0 = resource_logs(cat({ schema, slA, unk_r, resource("svc-0"), slB, slC }));
+    Bytes r1 = resource_logs(cat({ resource("svc-empty"), slB }));
+    Bytes r2 = resource_logs(cat({ resource("svc-2"), slD, unk_r }));
+    return cat({ unk_top, r0, r1, unk_top, r2 });
+}
+
+Bytes hand_logs_plain(int n)
+{
+    Bytes recs;
+    for (int k = 0; k < n; k++) {
+        Bytes l = log_record(
+            cat({ f_log_time(static_cast<uint8_t>(k)), f_log_body("p" + std::to_string(k)),
+                  f_log_tid(static_cast<uint8_t>(k)) }));
+        recs.insert(recs.end(), l.begin(), l.end());
+    }
+    return resource_logs(cat({ resource("svc"), scope_logs(cat({ scope("lib"), recs })) }));
+}
+
+std::vector<Vector> logs_vectors()
+{
+    return {
+        { "fixture_logs_http_protobuf", read_fixture("logs.http-protobuf.body") },
+        { "fixture_logs_http_protobuf_gzip", gunzip(read_fixture("logs.http-protobuf-gzip.body")) },
+        { "fixture_logs_grpc", grpc_message(read_fixture("logs.grpc.grpcframes")) },
+        { "hand_logs_rich", hand_logs_rich() },
+        { "hand_logs_plain_1", hand_logs_plain(1) },
+        { "hand_logs_plain_6", hand_logs_plain(6) },
+        { "empty", Bytes() },
+        { "resource_without_records", resource_logs(resource("svc")) },
+    };
+}
+
+uint32_t n_log_items_of(const Bytes &b)
+{
+    Walked w(b, LR_SIG_LOGS);
+    EXPECT_EQ(w.rc, 0);
+    return w.v.n_items;
+}
+
+TEST(OtlpSpliceLogs, VectorsWalkAndDecode)
+{
+    for (const Vector &vec : logs_vectors()) {
+        SCOPED_TRACE(vec.name);
+        Walked w(vec.body, LR_SIG_LOGS);
+        ASSERT_EQ(w.rc, 0) << (w.v.err_reason ? w.v.err_reason : "");
+        LogsReq *q = unpack_logs(vec.body);
+        ASSERT_NE(q, nullptr);
+        free_logs(q);
+    }
+    EXPECT_EQ(n_log_items_of(hand_logs_rich()), 5u);
+}
+
+TEST(OtlpSpliceLogs, KeepAllIsIdentity)
+{
+    for (const Vector &vec : logs_vectors()) {
+        SCOPED_TRACE(vec.name);
+        uint32_t n = n_log_items_of(vec.body);
+        EXPECT_EQ(splice_logs_and_check(vec.body, std::vector<uint8_t>(n, 1)), vec.body);
+        Walked w(vec.body, LR_SIG_LOGS);
+        Bytes out(vec.body.size());
+        EXPECT_EQ(lr_dp_otlp_splice_items(vec.body.data(), vec.body.size(), &w.v, nullptr, nullptr,
+                                          out.data(), out.size()),
+                  static_cast<ssize_t>(vec.body.size()));
+        EXPECT_EQ(out, vec.body);
+    }
+}
+
+TEST(OtlpSpliceLogs, KeepNoneAndEverySingleRecord)
+{
+    for (const Vector &vec : logs_vectors()) {
+        SCOPED_TRACE(vec.name);
+        uint32_t n = n_log_items_of(vec.body);
+        if (n == 0)
+            continue;
+        Bytes out = splice_logs_and_check(vec.body, std::vector<uint8_t>(n, 0), true);
+        Walked w(vec.body, LR_SIG_LOGS);
+        EXPECT_EQ(out, top_gaps(vec.body, w.v));
+        for (uint32_t i = 0; i < n; i++) {
+            SCOPED_TRACE(i);
+            std::vector<uint8_t> one(n, 0), all_but(n, 1);
+            one[i] = 1;
+            all_but[i] = 0;
+            splice_logs_and_check(vec.body, one, true);
+            splice_logs_and_check(vec.body, all_but, true);
+        }
+    }
+}
+
+TEST(OtlpSpliceLogs, EveryMaskOfSmallRequests)
+{
+    for (const Vector &vec : logs_vectors()) {
+        uint32_t n = n_log_items_of(vec.body);
+        if (n > 10)
+            continue;
+        SCOPED_TRACE(vec.name);
+        for (uint32_t m = 0; m < (1u << n); m++) {
+            std::vector<uint8_t> keep(n);
+            for (uint32_t i = 0; i < n; i++)
+                keep[i] = (m >> i) & 1;
+            splice_logs_and_check(vec.body, keep);
+        }
+    }
+}
+
+// Every prefix of every vector (and the vector itself): the walker refuses most; those it accepts
+// (cut between fields) splice like any request, with alternating masks.
+TEST(OtlpSpliceLogs, EveryTruncatedPrefix)
+{
+    for (const Vector &vec : logs_vectors()) {
+        SCOPED_TRACE(vec.name);
+        size_t accepted = 0;
+        for (size_t cut = 0; cut <= vec.body.size(); cut++) {
+            Bytes b(vec.body.begin(), vec.body.begin() + cut);
+            Walked w(b, LR_SIG_LOGS);
+            if (w.rc != 0) {
+                EXPECT_EQ(w.rc, LR_E_MALFORMED) << cut;
+                continue;
+            }
+            SCOPED_TRACE(cut);
+            accepted++;
+            uint32_t n = w.v.n_items;
+            std::vector<uint8_t> odd(n), even(n);
+            for (uint32_t i = 0; i < n; i++)
+                odd[i] = i % 2, even[i] = !(i % 2);
+            splice_logs_and_check(b, odd);
+            splice_logs_and_check(b, even);
+        }
+        EXPECT_GE(accepted, 1u); // the empty prefix at least
+    }
+}
+
+// Same for the traces vectors (no replacements: the trace_state cases are covered above).
+TEST(OtlpSplice, EveryTruncatedPrefix)
+{
+    for (const Vector &vec : all_vectors()) {
+        SCOPED_TRACE(vec.name);
+        for (size_t cut = 0; cut <= vec.body.size(); cut++) {
+            Bytes b(vec.body.begin(), vec.body.begin() + cut);
+            Walked w(b);
+            if (w.rc != 0) {
+                EXPECT_EQ(w.rc, LR_E_MALFORMED) << cut;
+                continue;
+            }
+            SCOPED_TRACE(cut);
+            std::vector<uint8_t> odd(w.v.n_items);
+            for (uint32_t i = 0; i < w.v.n_items; i++)
+                odd[i] = i % 2;
+            splice_and_check(b, odd, no_repl());
+        }
+    }
+}
+
+TEST(OtlpSpliceLogs, ExactBytes)
+{
+    Bytes la = log_record(cat({ f_log_time(1), f_log_sev("WARN"), f_log_tid(1) }));
+    Bytes lb = log_record(cat({ f_log_time(2), f_log_body("b") }));
+    Bytes lc = log_record(cat({ f_log_tid(3) }));
+    Bytes unk = { 0x20, 0x01 };
+    Bytes b = cat({ resource_logs(cat({ resource("a"), scope_logs(cat({ scope("x"), la, lb })),
+                                        scope_logs(cat({ scope("y"), lc })), unk })),
+                    resource_logs(cat({ resource("b"), scope_logs(cat({ scope("z"), lc })) })) });
+    Walked w(b, LR_SIG_LOGS);
+    ASSERT_EQ(w.rc, 0);
+    ASSERT_EQ(w.v.n_items, 4u);
+    std::vector<uint8_t> keep = { 0, 1, 0, 0 };
+    Bytes out(b.size());
+    ssize_t n = lr_dp_otlp_splice_items(b.data(), b.size(), &w.v, keep.data(), nullptr, out.data(),
+                                        out.size());
+    ASSERT_GE(n, 0);
+    out.resize(static_cast<size_t>(n));
+    EXPECT_EQ(out, resource_logs(cat({ resource("a"), scope_logs(cat({ scope("x"), lb })), unk })));
+}
+
+TEST(OtlpSpliceLogs, RejectsUnusableInput)
+{
+    Bytes b = hand_logs_plain(2);
+    Walked w(b, LR_SIG_LOGS);
+    ASSERT_EQ(w.rc, 0);
+    std::vector<uint8_t> keep = { 1, 0 };
+    Bytes out(b.size() * 2);
+    // Not a traces view: splice_spans refuses it; trace_state means nothing for log records.
+    EXPECT_EQ(lr_dp_otlp_splice_spans(b.data(), b.size(), &w.v, keep.data(), nullptr, out.data(),
+                                      out.size()),
+              -EINVAL);
+    static const uint8_t v[] = "ot=th:8";
+    lr_slice ts[2] = { { v, 7 }, { nullptr, 0 } };
+    EXPECT_EQ(
+        lr_dp_otlp_splice_items(b.data(), b.size(), &w.v, keep.data(), ts, out.data(), out.size()),
+        -EINVAL);
+    lr_otlp_view m = w.v;
+    m.signal = LR_SIG_METRICS;
+    EXPECT_EQ(lr_dp_otlp_splice_items(b.data(), b.size(), &m, keep.data(), nullptr, out.data(),
+                                      out.size()),
+              -EINVAL);
+    m = w.v;
+    m.truncated = true;
+    EXPECT_EQ(lr_dp_otlp_splice_items(b.data(), b.size(), &m, keep.data(), nullptr, out.data(),
+                                      out.size()),
+              -EINVAL);
+    // And a traces view goes through splice_items as through splice_spans.
+    Bytes t = hand_plain(2);
+    Walked wt(t);
+    ASSERT_EQ(wt.rc, 0);
+    Bytes o1(t.size()), o2(t.size());
+    ssize_t n1 = lr_dp_otlp_splice_items(t.data(), t.size(), &wt.v, keep.data(), nullptr, o1.data(),
+                                         o1.size());
+    ssize_t n2 = lr_dp_otlp_splice_spans(t.data(), t.size(), &wt.v, keep.data(), nullptr, o2.data(),
+                                         o2.size());
+    EXPECT_GT(n1, 0);
+    EXPECT_EQ(n1, n2);
+    EXPECT_EQ(o1, o2);
 }
 
 } // namespace

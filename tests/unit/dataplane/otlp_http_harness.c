@@ -1,0 +1,128 @@
+/* The C side of tests/unit/dataplane/otlp_http_harness.h. */
+#include "otlp_http_harness.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../../dataplane/otlp_http.h"
+
+#define MAX_SETS 64
+
+struct lr_t_otlp {
+    struct lr_dp_otlp_ctx x;
+    struct lr_worker_stats stats;
+    struct lr_ring *ring;
+    struct lr_sampling_rt *rt; /* NULL without with_rt */
+    struct lr_sampling_set *sets[MAX_SETS];
+    size_t n_sets;
+};
+
+struct lr_t_otlp *lr_t_otlp_new(const struct lr_config *cfg, uint32_t worker, bool with_rt)
+{
+    struct lr_t_otlp *h = calloc(1, sizeof(*h));
+    if (!h)
+        return NULL;
+    h->ring = lr_ring_new(4096);
+    if (!h->ring || lr_dp_otlp_ctx_init(&h->x, cfg, h->ring, &h->stats, worker) < 0) {
+        lr_ring_free(h->ring);
+        free(h);
+        return NULL;
+    }
+    if (with_rt) {
+        h->rt = calloc(1, sizeof(*h->rt));
+        if (!h->rt) {
+            lr_t_otlp_free(h);
+            return NULL;
+        }
+        lr_sampling_scale_set(h->rt, 1.0);
+        h->x.rt = h->rt;
+    }
+    return h;
+}
+
+void lr_t_otlp_free(struct lr_t_otlp *h)
+{
+    if (!h)
+        return;
+    lr_t_otlp_drain(h, NULL, NULL);
+    lr_dp_otlp_ctx_fini(&h->x);
+    lr_ring_free(h->ring);
+    for (size_t i = 0; i < h->n_sets; i++)
+        free(h->sets[i]);
+    free(h->rt);
+    free(h);
+}
+
+int lr_t_otlp_post(struct lr_t_otlp *h, enum lr_signal sig, const uint8_t *body, size_t len)
+{
+    static const char *const paths[] = { "/v1/traces", "/v1/metrics", "/v1/logs" };
+    static const char ct[] = "application/x-protobuf";
+    struct lr_http_handler hd = lr_dp_otlp_handler(&h->x);
+    struct lr_http_req req = { .method = lr_slice_make("POST", 4),
+                               .target = lr_slice_make(paths[sig], strlen(paths[sig])),
+                               .path = lr_slice_make(paths[sig], strlen(paths[sig])),
+                               .version_minor = 1,
+                               .content_type = lr_slice_make(ct, sizeof(ct) - 1),
+                               .has_content_length = true,
+                               .content_length = len,
+                               .keep_alive = true,
+                               .body = lr_slice_make(body, len) };
+    struct lr_http_resp resp = { 0 };
+    hd.on_request(hd.ctx, &req, &resp);
+    return resp.status;
+}
+
+size_t lr_t_otlp_drain(struct lr_t_otlp *h, lr_t_rec_fn fn, void *ctx)
+{
+    struct lr_msg *m;
+    size_t n = 0;
+    while ((m = lr_ring_pop(h->ring)) != NULL) {
+        if (fn)
+            fn(ctx, m->value, m->len, m->n_items, m->key, m->key_len);
+        lr_msg_free(m);
+        n++;
+    }
+    return n;
+}
+
+void lr_t_otlp_publish(struct lr_t_otlp *h, uint64_t generation, bool head, double traces_pct,
+                       bool logs, double logs_pct)
+{
+    struct lr_sampling_set *s;
+    if (!h->rt || h->n_sets == MAX_SETS || !(s = calloc(1, sizeof(*s))))
+        abort();
+    *s = (struct lr_sampling_set){ .generation = generation,
+                                   .head = head,
+                                   .traces_percentage = traces_pct,
+                                   .logs = logs,
+                                   .logs_percentage = logs_pct };
+    h->sets[h->n_sets++] = s;
+    atomic_store_explicit(&h->rt->cur, s, memory_order_release);
+}
+
+void lr_t_otlp_set_scale(struct lr_t_otlp *h, double scale)
+{
+    lr_sampling_scale_set(h->rt, scale);
+}
+
+void lr_t_otlp_set_lowered(struct lr_t_otlp *h, bool lowered)
+{
+    atomic_store_explicit(&h->rt->lowered, lowered, memory_order_relaxed);
+}
+
+uint64_t lr_t_otlp_seen(const struct lr_t_otlp *h)
+{
+    return atomic_load_explicit(&h->rt->seen[h->x.worker], memory_order_acquire);
+}
+
+void lr_t_otlp_get_stats(const struct lr_t_otlp *h, struct lr_t_otlp_stats *out)
+{
+    const struct lr_worker_stats *s = &h->stats;
+    for (int k = 0; k < 2; k++) {
+        out->spans_sampled[k] = lr_stat_get(&s->sampled[k]);
+        out->logs_sampled[k] = lr_stat_get(&s->logs_sampled[k]);
+    }
+    out->force_kept = lr_stat_get(&s->force_kept);
+    out->accepted_spans = lr_stat_get(&s->accepted[LR_TR_HTTP][LR_SIG_TRACES]);
+    out->accepted_logs = lr_stat_get(&s->accepted[LR_TR_HTTP][LR_SIG_LOGS]);
+}
