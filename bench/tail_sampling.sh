@@ -16,19 +16,13 @@ cc -O2 -o build/bench/refs bench/refs.c -lpthread
 W=$(mktemp -d /var/tmp/linerate-bench.XXXXXX)
 trap 'kill -TERM $(cat $W/run/linerate.pid 2>/dev/null) 2>/dev/null || true; rm -rf $W' EXIT
 for i in $(seq 1 32); do cat tests/fixtures/otlp-js-0.223/traces.http-protobuf.body; done >$W/b96
-policy() {
-    cat <<EOF2
-processors:
-  tail_sampling:
-    enabled: true
-    decision_wait_ms: 1000
-    policies:
-      - { name: p, type: $1 }
-EOF2
+policy() { # policy TYPE [BLOCK]: a configuration with one tail policy
+    printf 'processors:\n  tail_sampling:\n    enabled: true\n    decision_wait_ms: 1000\n'
+    printf '    policies:\n      - name: p\n        type: %s\n' "$1"
+    [ -z "${2:-}" ] || printf '        %s\n' "$2"
 }
 policy always_sample >$W/all.yaml
-policy probabilistic >$W/ten.yaml
-echo '        probabilistic: { sampling_percentage: 10 }' >>$W/ten.yaml
+policy probabilistic 'probabilistic: { sampling_percentage: 10 }' >$W/ten.yaml
 refs=$(build/bench/refs)
 memcpy=$(echo "$refs" | awk '/memcpy/ { print $2 }')
 tcp=$(echo "$refs" | awk '/loopback/ { print $2 }')
@@ -70,6 +64,6 @@ done
     echo '|---|---|---|---|---|---|'
     printf '%s' "$rows"
     echo
-    echo "Command: \`bench/tail_sampling.sh $N\`: \`h2load --h1 -c 16\`, 96-span requests of one trace, memory ack mode, decision_wait 1 s (num_traces 50000, so under this load most traces are decided early when the table is full). \`all\`: always_sample, every span held, decided and written; \`ten\`: probabilistic 10 %. With 2 workers h2load shares the two cores with linerate."
+    echo "Command: \`bench/tail_sampling.sh $N\`: \`h2load --h1 -c 16\`, 96-span requests of one trace, memory ack mode, decision_wait 1 s (about 10000 traces held at a time, below num_traces 50000: every trace waits its full second). \`all\`: always_sample, every span held, decided and written; \`ten\`: probabilistic 10 %. With 2 workers h2load shares the two cores with linerate."
 } >>bench/RESULTS.md
 tail -14 bench/RESULTS.md
