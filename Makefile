@@ -14,6 +14,15 @@ Q        = $(if $(V),,@)
 PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc json-c liblz4 snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lisal -lpthread -lm
+# DPDK, for dataplane/dpdk.c alone: its flags carry -march=corei7 and -include rte_config.h, so
+# they stay on that one object. Its libraries go last on link lines (they start with
+# -Wl,--as-needed: a binary that never calls lr_dp_dpdk_* does not depend on them). Without
+# libdpdk-dev the file builds as stubs that say so.
+DPDK_CFLAGS := $(shell pkg-config --cflags libdpdk 2>/dev/null)
+DPDK_LIBS   := $(shell pkg-config --libs libdpdk 2>/dev/null)
+ifeq ($(strip $(DPDK_CFLAGS)),)
+DPDK_CFLAGS := -DLR_NO_DPDK
+endif
 
 OPT      = -O2
 ifeq ($(SAN),1)
@@ -75,6 +84,8 @@ $(BUILD)/obj/%.o: %.c build/proto/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+$(BUILD)/obj/dataplane/dpdk.o: CFLAGS_ALL += $(DPDK_CFLAGS)
+
 $(LIB_PROTO): $(PROTO_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIB_DP): $(call obj,$(DP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^
@@ -82,12 +93,12 @@ $(LIB_CP): $(call obj,$(CP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^
 $(LIB_GPU): $(call obj,$(GPU_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $(if $^,$^,)
 
 $(BIN): $(call obj,control/main.c) $(LIBS_ALL)
-	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,control/main.c) $(LINK_LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS_ALL) -o $@ $(call obj,control/main.c) $(LINK_LIBS) $(PKG_LIBS) $(DPDK_LIBS)
 	@echo "built $@"
 
 $(BUILD)/tests/unit/%: tests/unit/%.cc $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
-	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(filter %_harness.o,$^) $(LINK_LIBS) -lgtest -lgtest_main $(PKG_LIBS) $(LDFLAGS_ALL)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(filter %_harness.o,$^) $(LINK_LIBS) -lgtest -lgtest_main $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
 
 # C++ cannot include headers that hold C11 atomics (dataplane/otlp_http.h, linerate/sampling.h):
 # such tests reach their subject through a C harness beside them, linked in (*_harness.o).
@@ -96,14 +107,16 @@ $(BUILD)/tests/unit/control/test_sampling_api: $(call obj,tests/unit/control/sam
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
 
 # ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
 FUZZ_BUILD = build-fuzz
+# dataplane/dpdk.c builds as stubs here (LR_NO_DPDK): the fuzzers never open a port.
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude \
-              -I$(PROTO_GEN) $(PKG_CFLAGS)
+              -I$(PROTO_GEN) $(PKG_CFLAGS) -DLR_NO_DPDK
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-FUZZ_LIB_SRC = $(DP_SRC) control/spool.c $(PROTO_C)
+# control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr.
+FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c $(PROTO_C)
 fuzz-build: build/proto/.stamp
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)

@@ -372,6 +372,65 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     PER_WORKER("linerate_worker_queue_depth", "gauge",
                "Records waiting in the worker's ring to the output thread.",
                lr_ring_count(wi->ring));
+    if (st->cfg->dp.mode == LR_DP_MODE_DPDK) {
+        /* The userspace TCP path, per worker (lcore); drops by reason in one family. */
+        static const struct {
+            const char *name, *type, *help;
+            enum lr_dp_counter k;
+        } dpm[] = {
+            { "linerate_dp_rx_packets_total", "counter", "Frames received on the port queue.",
+              LR_DPC_RX_PKTS },
+            { "linerate_dp_rx_bytes_total", "counter", "Bytes received on the port queue.",
+              LR_DPC_RX_BYTES },
+            { "linerate_dp_tx_packets_total", "counter", "Frames sent on the port queue.",
+              LR_DPC_TX_PKTS },
+            { "linerate_dp_tx_bytes_total", "counter", "Bytes sent on the port queue.",
+              LR_DPC_TX_BYTES },
+            { "linerate_dp_arp_requests_total", "counter", "ARP requests for our address.",
+              LR_DPC_ARP_REQUESTS_IN },
+            { "linerate_dp_icmp_echo_total", "counter", "ICMP echo requests answered.",
+              LR_DPC_ICMP_ECHO },
+            { "linerate_dp_tcp_segments_in_total", "counter", "TCP segments received.",
+              LR_DPC_TCP_SEGS_IN },
+            { "linerate_dp_tcp_segments_out_total", "counter", "TCP segments sent.",
+              LR_DPC_TCP_SEGS_OUT },
+            { "linerate_dp_tcp_connections_opened_total", "counter", "TCP connections established.",
+              LR_DPC_CONNS_OPENED },
+            { "linerate_dp_tcp_connections_reset_total", "counter", "TCP connections reset.",
+              LR_DPC_CONNS_RESET },
+            { "linerate_dp_tcp_connections", "gauge", "TCP connections in the table.",
+              LR_DPC_CONNS_OPEN },
+            { "linerate_dp_tcp_retransmits_total", "counter", "Segments sent again.",
+              LR_DPC_RETRANSMITS },
+            { "linerate_dp_tcp_syn_cookies_sent_total", "counter",
+              "SYN-ACKs with a SYN cookie (SYN queue full).", LR_DPC_SYN_COOKIES_SENT },
+            { "linerate_dp_tcp_syn_cookies_ok_total", "counter",
+              "Connections opened from a valid SYN cookie.", LR_DPC_SYN_COOKIES_OK },
+            { "linerate_dp_tcp_zero_windows_total", "counter",
+              "Times the receive window closed (the pipeline pushed back).", LR_DPC_ZERO_WINDOWS },
+            { "linerate_dp_tcp_challenge_acks_total", "counter", "RFC 5961 challenge ACKs sent.",
+              LR_DPC_CHALLENGE_ACKS },
+        };
+        for (size_t k = 0; k < sizeof(dpm) / sizeof(dpm[0]); k++)
+            PER_WORKER(dpm[k].name, dpm[k].type, dpm[k].help, lr_stat_get(&ws->dp[dpm[k].k]));
+        static const char *const reasons[] = {
+            "tx_no_mbuf",        "not_ours",       "bad_frame",      "ipv6",
+            "ip_header",         "ip_checksum",    "ip_fragment",    "other_protocol",
+            "no_route",          "arp_unresolved", "tcp_checksum",   "tcp_header",
+            "tcp_out_of_window", "tcp_paws",       "tcp_ooo_memory", "tcp_table_full",
+        };
+        _Static_assert(sizeof(reasons) / sizeof(reasons[0]) == LR_DPC_COUNT - LR_DPC_FIRST_DROP,
+                       "one reason per drop counter");
+        family(f, "linerate_dp_drops_total", "counter",
+               "Packets dropped on the userspace TCP path, by reason.");
+        for (uint32_t i = 0; i < nw; i++) {
+            const struct lr_dp_worker_info *wi = lr_dp_workers_info(st->workers, i);
+            for (size_t r = 0; r < sizeof(reasons) / sizeof(reasons[0]); r++)
+                fprintf(f, "linerate_dp_drops_total{worker=\"%u\",reason=\"%s\"} %llu\n", i,
+                        reasons[r],
+                        (unsigned long long)lr_stat_get(&wi->stats->dp[LR_DPC_FIRST_DROP + r]));
+        }
+    }
 #undef PER_WORKER
     family(f, "linerate_ready", "gauge", "1 while accepting OTLP traffic.");
     fprintf(f, "linerate_ready %d\n", atomic_load(&((struct lr_cp_state *)st)->ready) ? 1 : 0);

@@ -19,6 +19,9 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <yaml.h>
 
 enum vtype {
@@ -232,6 +235,90 @@ static const struct row grpc_rows[] = {
       .def = "spool",
       .doc = "Acknowledgement mode of OTLP/gRPC calls (on either port): `memory`, `spool` or "
              "`kafka`, as for OTLP/HTTP." },
+};
+
+static const struct row dp_rows[] = {
+    { .key = "dataplane.mode",
+      .type = T_ENUM,
+      FIELD(dp.mode),
+      .choices = "socket|dpdk",
+      .def = "socket",
+      .doc = "How packets reach the receivers: `socket` (the kernel's TCP stack, epoll) or `dpdk` "
+             "(a DPDK port, one RX/TX queue per worker, linerate's own TCP stack; needs "
+             "`dataplane.ip` and `dataplane.dpdk.eal_args`)." },
+    { .key = "dataplane.dpdk.eal_args",
+      .type = T_STRING,
+      FIELD(dp.eal_args),
+      .min = 0,
+      .def = "",
+      .doc = "DPDK EAL arguments, blank-separated, as on a DPDK application's command line: "
+             "`--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=eth1` for a "
+             "kernel interface without hugepages, or `-l 0 -a 0000:3b:00.0` for a NIC bound to "
+             "vfio-pci." },
+    { .key = "dataplane.dpdk.port_id",
+      .type = T_UINT,
+      FIELD(dp.port_id),
+      .min = 0,
+      .max = 65535,
+      .def = "0",
+      .doc = "DPDK port to use (ports are numbered in the order the EAL found them)." },
+    { .key = "dataplane.ip",
+      .type = T_STRING,
+      FIELD(dp.ip),
+      .min = 0,
+      .def = "",
+      .doc = "Our IPv4 address and subnet on the DPDK port, `A.B.C.D/N`; the receivers' ports "
+             "are served on it. Needed in `dpdk` mode." },
+    { .key = "dataplane.gateway",
+      .type = T_STRING,
+      FIELD(dp.gateway),
+      .min = 0,
+      .def = "",
+      .doc = "Next hop for peers off the subnet, `A.B.C.D` on the subnet; empty: only peers on "
+             "the subnet are answered." },
+    { .key = "dataplane.vlan",
+      .type = T_UINT,
+      FIELD(dp.vlan),
+      .min = 0,
+      .max = 4094,
+      .def = "0",
+      .doc = "802.1Q VLAN id to tag with and accept; 0: untagged." },
+    { .key = "dataplane.mtu",
+      .type = T_UINT,
+      FIELD(dp.mtu),
+      .min = 576,
+      .max = 9000,
+      .def = "1500",
+      .doc = "Largest IPv4 datagram on the DPDK port; the TCP MSS is this minus 40." },
+    { .key = "dataplane.tcp.max_conns",
+      .type = T_UINT,
+      FIELD(dp.max_conns),
+      .min = 16,
+      .max = 4194304,
+      .def = "16384",
+      .doc = "Connections per worker (established and half-open), allocated at start." },
+    { .key = "dataplane.tcp.syn_queue",
+      .type = T_UINT,
+      FIELD(dp.syn_queue),
+      .min = 1,
+      .max = 4194304,
+      .def = "1024",
+      .doc = "Half-open connections per worker before SYN cookies take over." },
+    { .key = "dataplane.tcp.rcv_buf_bytes",
+      .type = T_BYTES,
+      FIELD(dp.rcv_buf_bytes),
+      .min = 4 * KiB,
+      .max = 64 * MiB,
+      .def = "262144",
+      .doc = "Receive buffer per connection: the most it advertises as its window; it shrinks "
+             "while the request is not consumed (backpressure)." },
+    { .key = "dataplane.tcp.snd_buf_bytes",
+      .type = T_BYTES,
+      FIELD(dp.snd_buf_bytes),
+      .min = 4 * KiB,
+      .max = 64 * MiB,
+      .def = "65536",
+      .doc = "Send buffer per connection: answers sent and not yet acknowledged, plus queued." },
 };
 
 static const struct row workers_rows[] = {
@@ -569,6 +656,10 @@ static const struct section sections[] = {
       http_rows, N_ROWS(http_rows) },
     { "workers", "Dataplane workers: one thread pinned to each CPU.", workers_rows,
       N_ROWS(workers_rows) },
+    { "dataplane",
+      "The io backend. In `dpdk` mode linerate owns a network port through DPDK and answers ARP, "
+      "ICMP echo and TCP on `dataplane.ip` itself.",
+      dp_rows, N_ROWS(dp_rows) },
     { "exporters.kafka",
       "Where the telemetry goes. The shape follows the Collector's kafka "
       "exporter.",
@@ -1587,6 +1678,98 @@ static bool wildcard_host(const char *h)
     return h[0] == '\0' || strcmp(h, "0.0.0.0") == 0 || strcmp(h, "::") == 0;
 }
 
+/* One dotted quad, strictly (inet_pton refuses octal, hex and short forms). */
+static bool parse_ipv4(const char *s, size_t len, uint32_t *out)
+{
+    char buf[INET_ADDRSTRLEN];
+    struct in_addr a;
+    if (len == 0 || len >= sizeof(buf))
+        return false;
+    memcpy(buf, s, len);
+    buf[len] = '\0';
+    if (inet_pton(AF_INET, buf, &a) != 1)
+        return false;
+    *out = ntohl(a.s_addr);
+    return true;
+}
+
+/* dataplane.ip and dataplane.gateway; on error `errstr` names the key and says why. */
+static int dp_addr(const struct lr_config *c, uint32_t *ip, uint8_t *prefix, uint32_t *gateway,
+                   char *errstr, size_t errlen)
+{
+    const char *s = c->dp.ip, *slash = strchr(s, '/');
+    uint64_t pfx = 0;
+    uint32_t a = 0, gw = 0;
+    if (!slash || !parse_ipv4(s, (size_t)(slash - s), &a) ||
+        !parse_u64(slash + 1, strlen(slash + 1), &pfx) || pfx < 1 || pfx > 32) {
+        lr_cp_errf(errstr, errlen,
+                   "dataplane.ip: '%s' is not an IPv4 address with a prefix length 1..32 "
+                   "(A.B.C.D/N, e.g. 192.0.2.10/24)",
+                   s);
+        return -1;
+    }
+    uint32_t mask = ~0u << (32 - pfx);
+    if ((a >> 24) == 0 || (a >> 24) == 127 || a >= 0xe0000000u ||
+        (pfx < 31 && ((a & ~mask) == 0 || (a | mask) == ~0u))) {
+        lr_cp_errf(errstr, errlen,
+                   "dataplane.ip: '%s' is not a host address (zero, loopback, multicast, or the "
+                   "subnet's network or broadcast address)",
+                   s);
+        return -1;
+    }
+    if (c->dp.gateway[0]) {
+        if (!parse_ipv4(c->dp.gateway, strlen(c->dp.gateway), &gw)) {
+            lr_cp_errf(errstr, errlen, "dataplane.gateway: '%s' is not an IPv4 address (A.B.C.D)",
+                       c->dp.gateway);
+            return -1;
+        }
+        if ((gw & mask) != (a & mask) || gw == a) {
+            lr_cp_errf(errstr, errlen,
+                       "dataplane.gateway: %s is not another host on the subnet of "
+                       "dataplane.ip (%s)",
+                       c->dp.gateway, s);
+            return -1;
+        }
+    }
+    *ip = a;
+    *prefix = (uint8_t)pfx;
+    *gateway = gw;
+    return 0;
+}
+
+int lr_cp_config_dp_addr(const struct lr_config *c, uint32_t *ip, uint8_t *prefix,
+                         uint32_t *gateway)
+{
+    char why[256];
+    return dp_addr(c, ip, prefix, gateway, why, sizeof(why));
+}
+
+/* dataplane.*: what dpdk mode needs, and any address given, whatever the mode. */
+static int dp_finalize(const struct lr_config *c, char *errstr, size_t errlen)
+{
+    uint32_t ip, gw;
+    uint8_t prefix;
+    if (c->dp.mode == LR_DP_MODE_DPDK && c->dp.ip[0] == '\0') {
+        lr_cp_errf(errstr, errlen, "dataplane.ip: needed in dpdk mode, e.g. 192.0.2.10/24");
+        return -1;
+    }
+    if ((c->dp.ip[0] || c->dp.gateway[0]) && dp_addr(c, &ip, &prefix, &gw, errstr, errlen) < 0)
+        return -1;
+    if (c->dp.mode == LR_DP_MODE_DPDK && strspn(c->dp.eal_args, " \t") == strlen(c->dp.eal_args)) {
+        lr_cp_errf(errstr, errlen,
+                   "dataplane.dpdk.eal_args: needed in dpdk mode, e.g. --no-pci --no-huge -m 256 "
+                   "--no-shconf --vdev=net_af_packet0,iface=eth1");
+        return -1;
+    }
+    if (c->dp.syn_queue > c->dp.max_conns) {
+        lr_cp_errf(errstr, errlen,
+                   "dataplane.tcp.syn_queue: %u is more than dataplane.tcp.max_conns (%u)",
+                   (unsigned)c->dp.syn_queue, (unsigned)c->dp.max_conns);
+        return -1;
+    }
+    return 0;
+}
+
 int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
 {
     char why[512];
@@ -1609,6 +1792,8 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
                    (unsigned)c->http.overload_status);
         return -1;
     }
+    if (dp_finalize(c, errstr, errlen) < 0)
+        return -1;
     if (c->spool.low_watermark_pct >= c->spool.high_watermark_pct) {
         lr_cp_errf(errstr, errlen,
                    "spool.low_watermark_pct: %u must be below spool.high_watermark_pct (%u)",
@@ -1703,7 +1888,7 @@ static void doc_range(const struct row *r, char *out, size_t len)
         fmt_range(r, out, len);
         return;
     case T_STRING:
-        snprintf(out, len, "1..%zu characters", r->size - 1);
+        snprintf(out, len, "%" PRIu64 "..%zu characters", r->min, r->size - 1);
         return;
     case T_ENDPOINT:
         snprintf(out, len, "port 1..65535");

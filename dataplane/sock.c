@@ -19,16 +19,20 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "dpdk.h"
 #include "linerate/error.h"
 #include "linerate/h2.h"
 #include "linerate/http1.h"
 #include "linerate/spool.h"
 #include "linerate/workers.h"
+#include "net.h"
 #include "otlp_http.h"
+#include "tcp.h"
 
 #define RX_BUF_BYTES (256u * 1024u)
 #define MAX_EVENTS 256
@@ -42,7 +46,10 @@
 enum proto { P_SNIFF, P_H1, P_H2 };
 
 struct conn {
-    int fd;
+    int fd;                    /* kernel path; -1 on the userspace TCP path */
+    struct lr_dp_tcp_conn *tc; /* userspace TCP path (dataplane.mode dpdk); NULL otherwise */
+    bool closed;               /* tc: closed by us, freed when the stack's on_close comes */
+    struct worker *owner;
     enum proto proto;
     struct lr_http1_conn *h; /* P_H1 */
     struct lr_h2_conn *h2;   /* P_H2 */
@@ -93,6 +100,11 @@ struct worker {
     struct lr_cp_spool *spool;
     uint8_t *rx; /* RX_BUF_BYTES from the worker's NUMA node */
     bool numa_rx;
+    /* dataplane.mode dpdk: this worker's queue pair, link/network layer and TCP stack. */
+    struct lr_dp_dpdk_q *q;
+    struct lr_dp_net *net;
+    struct lr_dp_tcp *tcp;
+    uint64_t now; /* the time of the current loop pass (the stack's callbacks use it) */
 };
 
 struct lr_dp_workers {
@@ -105,6 +117,7 @@ struct lr_dp_workers {
     struct lr_ring **route;       /* tail sampling: n x n rings, [from * n + to] (owned) */
     struct lr_ring ***route_in;   /* per worker: its n inbound rings (owned arrays) */
     int *wake;                    /* per worker: its notefd (tail routing wakes the owner) */
+    struct lr_dp_dpdk *dpdk;      /* dataplane.mode dpdk: the port (owned) */
     struct lr_sampling_rt *rt;    /* owned */
     struct lr_sampling_set *set0; /* owned: generation 1, from the configuration */
 };
@@ -370,11 +383,9 @@ static void c_feed(struct worker *w, struct conn *c, const uint8_t *p, size_t n,
     engine_end(w, c, before, pos, t);
 }
 
-static void conn_close(struct worker *w, struct conn *c)
+static void conn_free(struct worker *w, struct conn *c)
 {
     held_remove(w, c);
-    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
     lr_http1_conn_free(c->h);
     lr_h2_conn_free(c->h2);
     if (c->prev)
@@ -387,11 +398,37 @@ static void conn_close(struct worker *w, struct conn *c)
     lr_stat_add(&w->stats.conns_open, (uint64_t)-1);
 }
 
+static void conn_close(struct worker *w, struct conn *c)
+{
+    if (c->tc) {
+        /* The userspace stack sends what is queued, then FIN; the conn goes with on_close. */
+        if (!c->closed) {
+            c->closed = true;
+            held_remove(w, c);
+            lr_dp_tcp_shutdown(c->tc, w->now);
+        }
+        return;
+    }
+    epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+    close(c->fd);
+    conn_free(w, c);
+}
+
 static void conn_update_events(struct worker *w, struct conn *c, bool want_out, bool pause_in)
 {
     /* After the peer's EOF, EPOLLRDHUP stays raised (level-triggered): stop asking for it, or a
      * connection whose answers are held would wake the worker in a loop. */
     bool rdhup = !c->eof;
+    if (c->tc) {
+        /* Userspace TCP: pausing input is a closing receive window (on_data takes nothing);
+         * resuming offers what the stack buffered and opens the window again. */
+        bool was = c->paused_in;
+        c->paused_in = pause_in;
+        c->want_out = want_out;
+        if (was && !pause_in && !c->closed)
+            lr_dp_tcp_resume(c->tc, w->now);
+        return;
+    }
     if (want_out == c->want_out && pause_in == c->paused_in && rdhup == c->rdhup)
         return;
     struct epoll_event ev = { .events = (pause_in ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0) |
@@ -451,6 +488,14 @@ static bool conn_flush(struct worker *w, struct conn *c)
         }
         if (len == 0)
             break;
+        if (c->tc) {
+            size_t k = c->closed ? 0 : lr_dp_tcp_send(c->tc, out.p, len, w->now);
+            if (k == 0)
+                break; /* send buffer full: the next pass tries again */
+            lr_stat_add(&w->stats.bytes_out, k);
+            c_consumed(w, c, k, w->now);
+            continue;
+        }
         ssize_t k = send(c->fd, out.p, len, MSG_NOSIGNAL);
         if (k < 0) {
             if (errno == EINTR)
@@ -547,6 +592,8 @@ static void tick_all(struct worker *w, uint64_t t)
     struct conn *c = w->conns, *next;
     for (; c; c = next) {
         next = c->next;
+        if (c->closed)
+            continue;
         /* A held connection's output waits for the spool, not for the peer: the engines' send
          * timeouts must not count that time. */
         if (c->n_holds && !hold_released(w, c, t))
@@ -565,6 +612,279 @@ static void release_held(struct worker *w, uint64_t t)
         if (hold_released(w, c, t))
             conn_flush(w, c);
     }
+}
+
+/* ---- dataplane.mode dpdk: the userspace TCP path
+ * -------------------------------------------------
+ *
+ * The same connections and engines as the socket path; only the byte transport differs. Frames
+ * come from the worker's DPDK queue into the link/network layer (net.c), TCP datagrams into the
+ * worker's own TCP stack (tcp.c), and the stack's connections into the engines. Backpressure is
+ * the receive window: while a connection's output is backed up, on_data takes nothing. */
+
+#define DP_TICK_NS 5000000ull /* TCP timers, ARP, engine timeouts */
+#define DP_IDLE_SPINS 2000    /* empty polls before the worker naps */
+#define DP_NAP_US 50
+
+static void *tcp_on_open(void *ctx, struct lr_dp_tcp_conn *tc)
+{
+    struct worker *w = ctx;
+    if (atomic_load(&w->all->stopping))
+        return NULL; /* draining: refused (RST) */
+    struct conn *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->fd = -1;
+    c->tc = tc;
+    c->owner = w;
+    c->born_ns = w->now;
+    /* The server speaks first in HTTP/2: on the gRPC port start at once (the next pass sends
+     * the SETTINGS). */
+    if (lr_dp_tcp_local_port(tc) == w->cfg->grpc.port && w->cfg->grpc.port != w->cfg->http.port)
+        start_h2(w, c, w->now);
+    if (c->dead) {
+        free(c);
+        return NULL;
+    }
+    c->next = w->conns;
+    if (w->conns)
+        w->conns->prev = c;
+    w->conns = c;
+    lr_stat_add(&w->stats.conns_accepted, 1);
+    lr_stat_add(&w->stats.conns_open, 1);
+    return c;
+}
+
+static size_t tcp_on_data(void *app, struct lr_dp_tcp_conn *tc, const uint8_t *p, size_t n)
+{
+    (void)tc;
+    struct conn *c = app;
+    struct worker *w = c->owner;
+    if (c->closed)
+        return n; /* we are closing: what the peer still sends is discarded */
+    if (c->paused_in)
+        return 0; /* output backed up: the window closes */
+    lr_stat_add(&w->stats.bytes_in, n);
+    c_feed(w, c, p, n, w->now);
+    return n;
+}
+
+static void tcp_on_fin(void *app, struct lr_dp_tcp_conn *tc)
+{
+    (void)tc;
+    struct conn *c = app;
+    if (c->closed)
+        return;
+    c_eof(c);
+    c->eof = true;
+}
+
+static void tcp_on_close(void *app, struct lr_dp_tcp_conn *tc)
+{
+    (void)tc;
+    struct conn *c = app;
+    c->tc = NULL;
+    conn_free(c->owner, c);
+}
+
+static void tcp_output(void *ctx, const uint8_t *ip_pkt, size_t len)
+{
+    struct worker *w = ctx;
+    lr_dp_net_ip_output(w->net, ip_pkt, len, w->now);
+}
+
+static void net_tx(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct worker *w = ctx;
+    lr_dp_dpdk_tx(w->q, frame, len);
+}
+
+static void net_ip_input(void *ctx, const uint8_t *ip_pkt, size_t len, uint64_t now)
+{
+    struct worker *w = ctx;
+    lr_dp_tcp_input(w->tcp, ip_pkt, len, now);
+}
+
+static void dpdk_frame(void *ctx, const uint8_t *frame, size_t len)
+{
+    struct worker *w = ctx;
+    lr_dp_net_input(w->net, frame, len, w->now);
+}
+
+static void dp_set(struct worker *w, enum lr_dp_counter k, uint64_t v)
+{
+    atomic_store_explicit(&w->stats.dp[k], v, memory_order_relaxed);
+}
+
+/* Publishes the queue's, the link layer's and the stack's counters for /metrics. */
+static void dp_stats(struct worker *w)
+{
+    const struct lr_dp_dpdk_q_stats *q = lr_dp_dpdk_q_stats(w->q);
+    const struct lr_dp_net_stats *n = lr_dp_net_stats(w->net);
+    const struct lr_dp_tcp_stats *t = lr_dp_tcp_stats(w->tcp);
+    dp_set(w, LR_DPC_RX_PKTS, q->rx_pkts);
+    dp_set(w, LR_DPC_RX_BYTES, q->rx_bytes);
+    dp_set(w, LR_DPC_TX_PKTS, q->tx_pkts);
+    dp_set(w, LR_DPC_TX_BYTES, q->tx_bytes);
+    dp_set(w, LR_DPC_DROP_TX_NO_MBUF, q->tx_dropped);
+    dp_set(w, LR_DPC_ARP_REQUESTS_IN, n->arp_requests_in);
+    dp_set(w, LR_DPC_ARP_REPLIES_OUT, n->arp_replies_out);
+    dp_set(w, LR_DPC_ICMP_ECHO, n->icmp_echo);
+    dp_set(w, LR_DPC_DROP_NOT_OURS, n->drop_not_ours + t->not_ours);
+    dp_set(w, LR_DPC_DROP_BAD_FRAME, n->drop_bad_frame + n->drop_other_ethertype + n->drop_vlan);
+    dp_set(w, LR_DPC_DROP_IPV6, n->drop_ipv6);
+    dp_set(w, LR_DPC_DROP_IP_HEADER, n->drop_ip_header);
+    dp_set(w, LR_DPC_DROP_IP_CHECKSUM, n->drop_ip_checksum);
+    dp_set(w, LR_DPC_DROP_IP_FRAGMENT, n->drop_ip_fragment);
+    dp_set(w, LR_DPC_DROP_OTHER_PROTOCOL, n->drop_other_protocol);
+    dp_set(w, LR_DPC_DROP_NO_ROUTE, n->drop_no_route);
+    dp_set(w, LR_DPC_DROP_ARP, n->drop_arp_timeout + n->drop_arp_queue_full);
+    dp_set(w, LR_DPC_TCP_SEGS_IN, t->segs_in);
+    dp_set(w, LR_DPC_TCP_SEGS_OUT, t->segs_out);
+    dp_set(w, LR_DPC_CONNS_OPENED, t->conns_opened);
+    dp_set(w, LR_DPC_CONNS_CLOSED, t->conns_closed);
+    dp_set(w, LR_DPC_CONNS_RESET, t->conns_reset);
+    dp_set(w, LR_DPC_CONNS_OPEN, lr_dp_tcp_conns(w->tcp));
+    dp_set(w, LR_DPC_RETRANSMITS, t->retransmits);
+    dp_set(w, LR_DPC_SYN_COOKIES_SENT, t->syn_cookies_sent);
+    dp_set(w, LR_DPC_SYN_COOKIES_OK, t->syn_cookies_ok);
+    dp_set(w, LR_DPC_ZERO_WINDOWS, t->zero_windows);
+    dp_set(w, LR_DPC_CHALLENGE_ACKS, t->challenge_acks);
+    dp_set(w, LR_DPC_DROP_TCP_CHECKSUM, t->bad_checksum);
+    dp_set(w, LR_DPC_DROP_TCP_HEADER, t->bad_header);
+    dp_set(w, LR_DPC_DROP_TCP_OUT_OF_WINDOW, t->out_of_window);
+    dp_set(w, LR_DPC_DROP_TCP_PAWS, t->paws_dropped);
+    dp_set(w, LR_DPC_DROP_TCP_OOO_MEMORY, t->ooo_dropped_mem);
+    dp_set(w, LR_DPC_DROP_TCP_TABLE_FULL, t->conns_refused_full);
+}
+
+/* Sends what the engines queued on every live connection, and closes the finished ones. */
+static void flush_all(struct worker *w)
+{
+    struct conn *c = w->conns, *next;
+    for (; c; c = next) {
+        next = c->next;
+        if (!c->closed && (c_output(c).len || c_closing(c) || c->eof))
+            conn_flush(w, c);
+    }
+}
+
+/* Builds this worker's link layer and TCP stack over its queue. */
+static int dp_worker_init(struct lr_dp_workers *ws, struct worker *w, char *errstr, size_t errlen)
+{
+    const struct lr_config *cfg = ws->cfg;
+    uint32_t ip, gw;
+    uint8_t prefix;
+    if (lr_cp_config_dp_addr(cfg, &ip, &prefix, &gw) < 0) {
+        snprintf(errstr, errlen, "dataplane.ip: not an IPv4 address with a prefix");
+        return -1;
+    }
+    w->q = lr_dp_dpdk_queue(ws->dpdk, (uint16_t)w->id);
+    struct lr_dp_net_cfg nc = { .ip = ip,
+                                .prefix = prefix,
+                                .gateway = gw,
+                                .vlan = (uint16_t)cfg->dp.vlan,
+                                .mtu = cfg->dp.mtu,
+                                .neighbours = 1024,
+                                .neighbour_ttl_ms = 60000 };
+    lr_dp_dpdk_mac(ws->dpdk, nc.mac);
+    struct lr_dp_net_ops no = { .tx = net_tx, .ip_input = net_ip_input, .ctx = w };
+    w->net = lr_dp_net_new(&nc, &no);
+    struct lr_dp_tcp_cfg tc = { .local_ip = ip,
+                                .port = cfg->http.port,
+                                .port2 = cfg->grpc.port != cfg->http.port ? cfg->grpc.port : 0,
+                                .max_conns = cfg->dp.max_conns,
+                                .syn_queue = cfg->dp.syn_queue,
+                                .rcv_buf_bytes = cfg->dp.rcv_buf_bytes,
+                                .snd_buf_bytes = cfg->dp.snd_buf_bytes,
+                                .mss = (uint16_t)(cfg->dp.mtu - 40),
+                                .wscale = 7,
+                                .idle_timeout_ms = cfg->http.idle_timeout_ms };
+    if (getrandom(tc.secret, sizeof(tc.secret), 0) != (ssize_t)sizeof(tc.secret)) {
+        snprintf(errstr, errlen, "getrandom: %s", strerror(errno));
+        return -1;
+    }
+    struct lr_dp_tcp_ops to = { .output = tcp_output,
+                                .on_open = tcp_on_open,
+                                .on_data = tcp_on_data,
+                                .on_fin = tcp_on_fin,
+                                .on_close = tcp_on_close,
+                                .ctx = w };
+    w->tcp = w->net ? lr_dp_tcp_new(&tc, &to) : NULL;
+    if (!w->net || !w->tcp) {
+        snprintf(errstr, errlen, "dataplane: out of memory for the TCP tables (dataplane.tcp.*)");
+        return -1;
+    }
+    return 0;
+}
+
+/* The DPDK worker: polls its queue (napping briefly when idle, so that it shares a small
+ * machine), runs the timers every DP_TICK_NS, and drains like the socket loop at a stop. */
+static void dpdk_loop(struct worker *w)
+{
+    char err[256];
+    if (lr_dp_dpdk_thread_register(err, sizeof(err)) < 0) {
+        fprintf(stderr, "linerate: worker %u: %s\n", w->id, err);
+        return;
+    }
+    uint64_t next_tick = 0, next_spool = 0, drain_deadline = 0;
+    unsigned idle = 0;
+    bool draining = false;
+    for (;;) {
+        w->now = now_ns();
+        size_t n = lr_dp_dpdk_rx(w->q, dpdk_frame, w);
+        lr_dp_otlp_tail_poll(&w->otlp, w->now, false);
+        if (w->held)
+            release_held(w, w->now);
+        if (n)
+            flush_all(w);
+        if (w->now >= next_tick) {
+            lr_dp_tcp_tick(w->tcp, w->now);
+            lr_dp_net_tick(w->net, w->now);
+            tick_all(w, w->now);
+            flush_all(w);
+            dp_stats(w);
+            next_tick = w->now + DP_TICK_NS;
+            if (w->spool && w->now >= next_spool) {
+                lr_cp_spool_tick(w->spool);
+                next_spool = w->now + TICK_MS * 1000000ull;
+            }
+        }
+        lr_dp_dpdk_flush(w->q);
+        if (!draining && atomic_load(&w->all->stopping)) {
+            draining = true;
+            drain_deadline = w->now + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;
+        }
+        if (draining) {
+            struct conn *c = w->conns, *next;
+            for (; c; c = next) {
+                next = c->next;
+                if (c->closed)
+                    continue;
+                if (c->proto == P_H2 && !c->shut) {
+                    c->shut = true;
+                    lr_h2_conn_shutdown(c->h2);
+                    if (!conn_flush(w, c))
+                        continue;
+                }
+                if (!c->n_holds && c_output(c).len == 0 && c_idle(c))
+                    conn_close(w, c);
+            }
+            if (!w->conns || w->now >= drain_deadline)
+                break;
+        }
+        if (n == 0 && ++idle >= DP_IDLE_SPINS) {
+            idle = 0;
+            usleep(DP_NAP_US);
+        } else if (n) {
+            idle = 0;
+        }
+    }
+    lr_dp_dpdk_flush(w->q);
+    /* Whatever is left is dropped without a word to the peer (past the grace period). */
+    lr_dp_tcp_free(w->tcp);
+    w->tcp = NULL;
+    lr_dp_dpdk_thread_unregister();
 }
 
 /* ---- the worker loop --------------------------------------------------------------------------
@@ -604,6 +924,10 @@ static void *worker_main(void *arg)
     }
     memset(w->rx, 0, RX_BUF_BYTES);
 
+    if (w->q) {
+        dpdk_loop(w);
+        goto done;
+    }
     struct epoll_event evs[MAX_EVENTS];
     uint64_t next_tick = now_ns() + TICK_MS * 1000000ull;
     bool draining = false;
@@ -676,6 +1000,7 @@ static void *worker_main(void *arg)
                 break;
         }
     }
+done:
     /* Past the grace period, held answers are not sent: their records are in the spool (written,
      * and made durable just below) and the clients, unanswered, send them again. */
     while (w->conns)
@@ -701,6 +1026,11 @@ static void worker_free(struct worker *w)
         close(w->stopfd);
     if (w->notefd >= 0)
         close(w->notefd);
+    /* A stack still there (the worker never ran) closes its connections through on_close. */
+    lr_dp_tcp_free(w->tcp);
+    while (w->conns)
+        conn_free(w, w->conns);
+    lr_dp_net_free(w->net);
     lr_dp_otlp_ctx_fini(&w->otlp);
     if (w->info.ring) {
         struct lr_msg *m;
@@ -872,11 +1202,13 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
         w->info.cpu = w->cpu;
         w->info.numa_node = w->numa_node;
         w->info.stats = &w->stats;
-        w->lfd = listen_on(cfg->http.host, cfg->http.port, true, errstr, errlen);
-        if (w->lfd < 0)
+        bool sockets =
+            cfg->dp.mode == LR_DP_MODE_SOCKET; /* dpdk: the ports are served by the TCP stack */
+        if (sockets &&
+            (w->lfd = listen_on(cfg->http.host, cfg->http.port, true, errstr, errlen)) < 0)
             goto fail;
-        w->gfd = listen_on(cfg->grpc.host, cfg->grpc.port, true, errstr, errlen);
-        if (w->gfd < 0)
+        if (sockets &&
+            (w->gfd = listen_on(cfg->grpc.host, cfg->grpc.port, true, errstr, errlen)) < 0)
             goto fail;
         w->epfd = epoll_create1(EPOLL_CLOEXEC);
         w->stopfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -890,8 +1222,8 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
         struct epoll_event evg = { .events = EPOLLIN, .data.ptr = &w->gfd };
         struct epoll_event evs = { .events = EPOLLIN, .data.ptr = &w->stopfd };
         struct epoll_event evn = { .events = EPOLLIN, .data.ptr = &w->notefd };
-        if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) != 0 ||
-            epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->gfd, &evg) != 0 ||
+        if ((sockets && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->lfd, &ev) != 0) ||
+            (sockets && epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->gfd, &evg) != 0) ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->stopfd, &evs) != 0 ||
             epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->notefd, &evn) != 0) {
             snprintf(errstr, errlen, "epoll_ctl: %s", strerror(errno));
@@ -900,6 +1232,14 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
     }
     if (cfg->tail.enabled && routes_new(ws, errstr, errlen) < 0)
         goto fail;
+    if (cfg->dp.mode == LR_DP_MODE_DPDK) {
+        ws->dpdk = lr_dp_dpdk_start(cfg, (uint16_t)ws->n, errstr, errlen);
+        if (!ws->dpdk)
+            goto fail;
+        for (uint32_t i = 0; i < ws->n; i++)
+            if (dp_worker_init(ws, ws->w[i], errstr, errlen) < 0)
+                goto fail;
+    }
     return ws;
 fail:
     lr_dp_workers_free(ws);
@@ -975,6 +1315,7 @@ void lr_dp_workers_free(struct lr_dp_workers *ws)
     for (uint32_t i = 0; i < ws->n; i++)
         worker_free(ws->w[i]);
     free(ws->w);
+    lr_dp_dpdk_stop(ws->dpdk);
     if (ws->topo)
         hwloc_topology_destroy(ws->topo);
     free(ws->rt);

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 pkgs="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format openssl ca-certificates
       libprotobuf-c-dev protobuf-c-compiler librdkafka-dev libnghttp2-dev nghttp2-client
       libnuma-dev libhwloc-dev zlib1g-dev libzstd-dev libyaml-dev libgtest-dev
-      libsnappy-dev liblz4-dev libjson-c-dev libisal-dev
+      libsnappy-dev liblz4-dev libjson-c-dev libisal-dev dpdk-dev libdpdk-dev
       kcat curl nodejs npm iproute2"
 missing=""
 for p in $pkgs; do

@@ -32,6 +32,12 @@ struct lr_cfg_svc_pct {
     double percentage;
 };
 
+/* Which io backend carries the receivers (dataplane.mode). */
+enum lr_dp_mode {
+    LR_DP_MODE_SOCKET = 0, /* kernel sockets (dataplane/sock.c) */
+    LR_DP_MODE_DPDK = 1,   /* a DPDK port and the userspace TCP stack (dataplane/dpdk.c, tcp.c) */
+};
+
 struct lr_tail_policies; /* dataplane/tail_policy.h */
 
 struct lr_config {
@@ -64,6 +70,19 @@ struct lr_config {
         uint32_t send_timeout_ms;          /* ... send_timeout_ms (30000) */
         uint32_t ack;                      /* ... ack: enum lr_ack_mode (spool) */
     } grpc;
+    struct {
+        uint32_t mode;          /* dataplane.mode: enum lr_dp_mode (socket) */
+        char eal_args[1024];    /* dataplane.dpdk.eal_args: EAL arguments, blank-separated ("") */
+        uint32_t port_id;       /* dataplane.dpdk.port_id (0) */
+        char ip[64];            /* dataplane.ip: our IPv4 address and prefix, A.B.C.D/N ("") */
+        char gateway[64];       /* dataplane.gateway: A.B.C.D, "" for none */
+        uint32_t vlan;          /* dataplane.vlan: 802.1Q id, 0 untagged (0) */
+        uint32_t mtu;           /* dataplane.mtu (1500) */
+        uint32_t max_conns;     /* dataplane.tcp.max_conns: per worker (16384) */
+        uint32_t syn_queue;     /* dataplane.tcp.syn_queue: per worker (1024) */
+        uint32_t rcv_buf_bytes; /* dataplane.tcp.rcv_buf_bytes: per connection (256 KiB) */
+        uint32_t snd_buf_bytes; /* dataplane.tcp.snd_buf_bytes: per connection (64 KiB) */
+    } dp;
     struct {
         char cores[256];     /* workers.cores: "all" or a cpu list "0-3,6" (default all) */
         uint32_t queue_size; /* workers.queue_size: ring entries per worker (4096) */
@@ -148,6 +167,13 @@ int lr_cp_config_set(struct lr_config *c, const char *key, const char *value, ch
 
 /* Checks cross-field constraints. Returns 0 or -1 with `errstr` naming the key and why. */
 int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen);
+
+/* The kernel-bypass dataplane's addresses from dataplane.ip ("A.B.C.D/N") and dataplane.gateway
+ * ("" or "A.B.C.D"), in host byte order; *gateway is 0 when there is none. Returns 0, or -1 when
+ * dataplane.ip is empty or malformed, the prefix is not 1..32, or the gateway is malformed
+ * (lr_cp_config_finalize has already said why in dpdk mode). Any thread. */
+int lr_cp_config_dp_addr(const struct lr_config *c, uint32_t *ip, uint8_t *prefix,
+                         uint32_t *gateway);
 
 /* Frees what `c` owns (the producer properties). Accepts NULL. */
 void lr_cp_config_free(struct lr_config *c);

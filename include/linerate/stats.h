@@ -33,6 +33,48 @@ enum lr_transport {
  * above); bucket 0 is below 1 us. */
 #define LR_LAT_BUCKETS 28
 
+/* The userspace TCP path's counters per worker (dataplane.mode dpdk), copied from its port
+ * queue, link layer and TCP stack every few milliseconds (dataplane/sock.c). */
+enum lr_dp_counter {
+    LR_DPC_RX_PKTS,
+    LR_DPC_RX_BYTES,
+    LR_DPC_TX_PKTS,
+    LR_DPC_TX_BYTES,
+    LR_DPC_ARP_REQUESTS_IN,
+    LR_DPC_ARP_REPLIES_OUT,
+    LR_DPC_ICMP_ECHO,
+    LR_DPC_TCP_SEGS_IN,
+    LR_DPC_TCP_SEGS_OUT,
+    LR_DPC_CONNS_OPENED,
+    LR_DPC_CONNS_CLOSED,
+    LR_DPC_CONNS_RESET,
+    LR_DPC_CONNS_OPEN,
+    LR_DPC_RETRANSMITS,
+    LR_DPC_SYN_COOKIES_SENT,
+    LR_DPC_SYN_COOKIES_OK,
+    LR_DPC_ZERO_WINDOWS,
+    LR_DPC_CHALLENGE_ACKS,
+    /* drops, by reason */
+    LR_DPC_DROP_TX_NO_MBUF,
+    LR_DPC_DROP_NOT_OURS,
+    LR_DPC_DROP_BAD_FRAME,
+    LR_DPC_DROP_IPV6,
+    LR_DPC_DROP_IP_HEADER,
+    LR_DPC_DROP_IP_CHECKSUM,
+    LR_DPC_DROP_IP_FRAGMENT,
+    LR_DPC_DROP_OTHER_PROTOCOL,
+    LR_DPC_DROP_NO_ROUTE,
+    LR_DPC_DROP_ARP,
+    LR_DPC_DROP_TCP_CHECKSUM,
+    LR_DPC_DROP_TCP_HEADER,
+    LR_DPC_DROP_TCP_OUT_OF_WINDOW,
+    LR_DPC_DROP_TCP_PAWS,
+    LR_DPC_DROP_TCP_OOO_MEMORY,
+    LR_DPC_DROP_TCP_TABLE_FULL,
+    LR_DPC_COUNT
+};
+#define LR_DPC_FIRST_DROP LR_DPC_DROP_TX_NO_MBUF
+
 /* One worker's counters (written by that worker only). Items are spans, metric data points and
  * log records, indexed by enum lr_transport, then enum lr_signal. */
 struct lr_worker_stats {
@@ -54,6 +96,7 @@ struct lr_worker_stats {
     lr_counter tail_routed;                /* trace pieces sent to the worker owning their trace */
     lr_counter tail_route_full;            /* requests refused: a ring to another worker was full */
     lr_counter tail_held, tail_held_bytes; /* gauges: traces waiting for a decision, their bytes */
+    lr_counter dp[LR_DPC_COUNT];           /* dataplane.mode dpdk only */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;

@@ -92,6 +92,17 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.grpc.send_timeout_ms, b.grpc.send_timeout_ms);
     EXPECT_STREQ(a.workers.cores, b.workers.cores);
     EXPECT_EQ(a.workers.queue_size, b.workers.queue_size);
+    EXPECT_EQ(a.dp.mode, b.dp.mode);
+    EXPECT_STREQ(a.dp.eal_args, b.dp.eal_args);
+    EXPECT_EQ(a.dp.port_id, b.dp.port_id);
+    EXPECT_STREQ(a.dp.ip, b.dp.ip);
+    EXPECT_STREQ(a.dp.gateway, b.dp.gateway);
+    EXPECT_EQ(a.dp.vlan, b.dp.vlan);
+    EXPECT_EQ(a.dp.mtu, b.dp.mtu);
+    EXPECT_EQ(a.dp.max_conns, b.dp.max_conns);
+    EXPECT_EQ(a.dp.syn_queue, b.dp.syn_queue);
+    EXPECT_EQ(a.dp.rcv_buf_bytes, b.dp.rcv_buf_bytes);
+    EXPECT_EQ(a.dp.snd_buf_bytes, b.dp.snd_buf_bytes);
     EXPECT_STREQ(a.kafka.brokers, b.kafka.brokers);
     EXPECT_STREQ(a.kafka.topic_traces, b.kafka.topic_traces);
     EXPECT_STREQ(a.kafka.topic_metrics, b.kafka.topic_metrics);
@@ -124,7 +135,8 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.service.shutdown_grace_ms, b.service.shutdown_grace_ms);
 }
 
-const char kKnownTop[] = "known: receivers, workers, exporters, processors, spool, admin, service";
+const char kKnownTop[] =
+    "known: receivers, workers, dataplane, exporters, processors, spool, admin, service";
 const char kKnownKafka[] = "brokers, traces, metrics, logs, partition_traces_by_id, "
                            "embedded_partitions, flush_timeout_ms, max_message_bytes, producer";
 
@@ -173,6 +185,17 @@ TEST(ConfigDefaults, AreTheDocumentedOnes)
     EXPECT_EQ(c.sampler.hash_seed, 0u);
     EXPECT_EQ(c.sampler.precision, 4u);
     EXPECT_TRUE(c.sampler.fail_closed);
+    EXPECT_EQ(c.dp.mode, (uint32_t)LR_DP_MODE_SOCKET);
+    EXPECT_STREQ(c.dp.eal_args, "");
+    EXPECT_EQ(c.dp.port_id, 0u);
+    EXPECT_STREQ(c.dp.ip, "");
+    EXPECT_STREQ(c.dp.gateway, "");
+    EXPECT_EQ(c.dp.vlan, 0u);
+    EXPECT_EQ(c.dp.mtu, 1500u);
+    EXPECT_EQ(c.dp.max_conns, 16384u);
+    EXPECT_EQ(c.dp.syn_queue, 1024u);
+    EXPECT_EQ(c.dp.rcv_buf_bytes, 256u * 1024);
+    EXPECT_EQ(c.dp.snd_buf_bytes, 64u * 1024);
     EXPECT_EQ(finalize(&d.c), "");
 }
 
@@ -265,7 +288,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 66);
+    EXPECT_EQ(rows, 77);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -309,7 +332,17 @@ TEST(ConfigDefaults, ExampleYamlLoadsAndEqualsDefaults)
                               "policies:",
                               "kafka_queue_threshold:",
                               "latency_threshold_ms:",
-                              "token:" })
+                              "token:",
+                              "eal_args:",
+                              "port_id:",
+                              "ip:",
+                              "gateway:",
+                              "vlan:",
+                              "mtu:",
+                              "max_conns:",
+                              "syn_queue:",
+                              "rcv_buf_bytes:",
+                              "snd_buf_bytes:" })
         EXPECT_NE(example.find(leaf), std::string::npos) << leaf;
 }
 
@@ -963,6 +996,111 @@ TEST(ConfigFinalize, CrossFieldChecks)
         ASSERT_EQ(set(&c.c, (std::string("exporters.kafka.producer.") + k).c_str(), "a:1"), "");
         EXPECT_EQ(finalize(&c.c), std::string("exporters.kafka.producer.") + k +
                                       ": set exporters.kafka.brokers instead");
+    }
+}
+
+TEST(ConfigFinalize, DataplaneDpdkMode)
+{
+    const std::string eal =
+        "--no-pci --no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=eth1";
+    {
+        Cfg c; // socket mode needs nothing
+        ASSERT_EQ(set(&c.c, "dataplane.mode", "socket"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        EXPECT_EQ(set(&c.c, "dataplane.mode", "xdp"),
+                  "dataplane.mode: 'xdp' is not one of socket|dpdk");
+    }
+    {
+        Cfg c;
+        ASSERT_EQ(set(&c.c, "dataplane.mode", "dpdk"), "");
+        EXPECT_EQ(c.c.dp.mode, (uint32_t)LR_DP_MODE_DPDK);
+        EXPECT_EQ(finalize(&c.c), "dataplane.ip: needed in dpdk mode, e.g. 192.0.2.10/24");
+        ASSERT_EQ(set(&c.c, "dataplane.ip", "192.0.2.10/24"), "");
+        EXPECT_EQ(finalize(&c.c), "dataplane.dpdk.eal_args: needed in dpdk mode, e.g. --no-pci "
+                                  "--no-huge -m 256 --no-shconf --vdev=net_af_packet0,iface=eth1");
+        ASSERT_EQ(set(&c.c, "dataplane.dpdk.eal_args", "  "), "");
+        EXPECT_NE(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "dataplane.dpdk.eal_args", eal.c_str()), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", "192.0.2.1"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        uint32_t ip = 0, gw = 0;
+        uint8_t prefix = 0;
+        ASSERT_EQ(lr_cp_config_dp_addr(&c.c, &ip, &prefix, &gw), 0);
+        EXPECT_EQ(ip, 0xc000020au);
+        EXPECT_EQ(prefix, 24);
+        EXPECT_EQ(gw, 0xc0000201u);
+    }
+    const char *bad_ip[] = { "192.0.2.10",    "192.0.2.10/",    "192.0.2.10/33", "192.0.2.10/0",
+                             "192.0.2/24",    "192.0.2.010/24", "0x1.0.2.10/24", "192.0.2.10/24x",
+                             "300.0.2.10/24", " 192.0.2.10/24", "192.0.2.10/-1", "a.b.c.d/8" };
+    for (const char *v : bad_ip) {
+        Cfg c;
+        ASSERT_EQ(set(&c.c, "dataplane.ip", v), "") << v;
+        EXPECT_EQ(finalize(&c.c), std::string("dataplane.ip: '") + v +
+                                      "' is not an IPv4 address with a prefix length 1..32 "
+                                      "(A.B.C.D/N, e.g. 192.0.2.10/24)")
+            << v;
+        uint32_t ip, gw;
+        uint8_t prefix;
+        EXPECT_EQ(lr_cp_config_dp_addr(&c.c, &ip, &prefix, &gw), -1) << v;
+    }
+    for (const char *v :
+         { "0.0.0.1/8", "127.0.0.1/8", "224.0.0.1/4", "192.0.2.0/24", "192.0.2.255/24" }) {
+        Cfg c;
+        ASSERT_EQ(set(&c.c, "dataplane.ip", v), "") << v;
+        EXPECT_EQ(finalize(&c.c), std::string("dataplane.ip: '") + v +
+                                      "' is not a host address (zero, loopback, multicast, or "
+                                      "the subnet's network or broadcast address)")
+            << v;
+    }
+    {
+        Cfg c; // /31 and /32 have no network or broadcast address
+        ASSERT_EQ(set(&c.c, "dataplane.ip", "192.0.2.0/31"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "dataplane.ip", "192.0.2.7/32"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+    }
+    {
+        Cfg c;
+        ASSERT_EQ(set(&c.c, "dataplane.ip", "10.1.2.3/16"), "");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", "10.1.2"), "");
+        EXPECT_EQ(finalize(&c.c), "dataplane.gateway: '10.1.2' is not an IPv4 address (A.B.C.D)");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", "10.2.0.1"), "");
+        EXPECT_EQ(finalize(&c.c), "dataplane.gateway: 10.2.0.1 is not another host on the subnet "
+                                  "of dataplane.ip (10.1.2.3/16)");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", "10.1.2.3"), "");
+        EXPECT_NE(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", "10.1.255.254"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "dataplane.gateway", ""), "");
+        uint32_t ip, gw = 1;
+        uint8_t prefix;
+        ASSERT_EQ(lr_cp_config_dp_addr(&c.c, &ip, &prefix, &gw), 0);
+        EXPECT_EQ(gw, 0u);
+    }
+    {
+        Cfg c; // the SYN queue is part of the connection table
+        ASSERT_EQ(set(&c.c, "dataplane.tcp.max_conns", "100"), "");
+        ASSERT_EQ(set(&c.c, "dataplane.tcp.syn_queue", "101"), "");
+        EXPECT_EQ(finalize(&c.c),
+                  "dataplane.tcp.syn_queue: 101 is more than dataplane.tcp.max_conns (100)");
+    }
+    {
+        Cfg c; // ranges
+        EXPECT_NE(set(&c.c, "dataplane.vlan", "4095"), "");
+        EXPECT_NE(set(&c.c, "dataplane.mtu", "575"), "");
+        EXPECT_NE(set(&c.c, "dataplane.mtu", "9001"), "");
+        EXPECT_NE(set(&c.c, "dataplane.dpdk.port_id", "65536"), "");
+        EXPECT_EQ(set(&c.c, "dataplane.tcp.rcv_buf_bytes", "1MiB"), "");
+        EXPECT_EQ(c.c.dp.rcv_buf_bytes, 1u << 20);
+        EXPECT_EQ(load(&c.c, "dataplane:\n  mode: dpdk\n  ip: 10.0.0.2/24\n  dpdk:\n    "
+                             "eal_args: --no-huge --no-pci\n    port_id: 1\n  vlan: 7\n"),
+                  "");
+        EXPECT_EQ(c.c.dp.port_id, 1u);
+        EXPECT_EQ(c.c.dp.vlan, 7u);
+        EXPECT_STREQ(c.c.dp.eal_args, "--no-huge --no-pci");
+        EXPECT_EQ(finalize(&c.c), "");
     }
 }
 
