@@ -109,6 +109,11 @@ $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
 
+# Bench drivers that link the libraries (bench/*.sh build what they use).
+$(BUILD)/bench/%: bench/%.c $(LIBS_ALL) build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
+
 # ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
 FUZZ_BUILD = build-fuzz
 # dataplane/dpdk.c builds as stubs here (LR_NO_DPDK): the fuzzers never open a port.

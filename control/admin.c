@@ -410,6 +410,11 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
               "Times the receive window closed (the pipeline pushed back).", LR_DPC_ZERO_WINDOWS },
             { "linerate_dp_tcp_challenge_acks_total", "counter", "RFC 5961 challenge ACKs sent.",
               LR_DPC_CHALLENGE_ACKS },
+            { "linerate_dp_busy_cycles_total", "counter",
+              "TSC cycles the worker spent in loop passes that received frames or ran timers.",
+              LR_DPC_BUSY_CYCLES },
+            { "linerate_dp_busy_passes_total", "counter", "Those loop passes.",
+              LR_DPC_BUSY_PASSES },
         };
         for (size_t k = 0; k < sizeof(dpm) / sizeof(dpm[0]); k++)
             PER_WORKER(dpm[k].name, dpm[k].type, dpm[k].help, lr_stat_get(&ws->dp[dpm[k].k]));

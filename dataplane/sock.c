@@ -827,10 +827,14 @@ static void dpdk_loop(struct worker *w)
         fprintf(stderr, "linerate: worker %u: %s\n", w->id, err);
         return;
     }
-    uint64_t next_tick = 0, next_spool = 0, drain_deadline = 0;
+    uint64_t next_tick = 0, next_spool = 0, drain_deadline = 0, busy = 0, passes = 0;
     unsigned idle = 0;
     bool draining = false;
     for (;;) {
+        /* Cycles per packet and per request, measured here: the TSC around every pass that
+         * received something or ran the timers (empty polls are not work). */
+        uint64_t tsc0 = __builtin_ia32_rdtsc();
+        bool ticked = false;
         w->now = now_ns();
         size_t n = lr_dp_dpdk_rx(w->q, dpdk_frame, w);
         lr_dp_otlp_tail_poll(&w->otlp, w->now, false);
@@ -844,13 +848,20 @@ static void dpdk_loop(struct worker *w)
             tick_all(w, w->now);
             flush_all(w);
             dp_stats(w);
+            dp_set(w, LR_DPC_BUSY_CYCLES, busy);
+            dp_set(w, LR_DPC_BUSY_PASSES, passes);
             next_tick = w->now + DP_TICK_NS;
+            ticked = true;
             if (w->spool && w->now >= next_spool) {
                 lr_cp_spool_tick(w->spool);
                 next_spool = w->now + TICK_MS * 1000000ull;
             }
         }
         lr_dp_dpdk_flush(w->q);
+        if (n || ticked) {
+            busy += __builtin_ia32_rdtsc() - tsc0;
+            passes++;
+        }
         if (!draining && atomic_load(&w->all->stopping)) {
             draining = true;
             drain_deadline = w->now + (uint64_t)atomic_load(&w->all->grace_ms) * 1000000ull;

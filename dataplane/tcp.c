@@ -217,15 +217,37 @@ uint32_t lr_dp_tcp_csum_add(uint32_t sum, const uint8_t *p, size_t n)
 {
     /* 64-bit accumulator so any length is safe; folded back to 32 bits (RFC 1071 2(B)). An odd
      * length pads the last byte with zero, so only the last piece of a sum may be odd. */
-    uint64_t acc = sum;
+    /* Eight bytes per step in the machine's byte order, then one byte swap of the folded
+     * result: the one's complement sum does not depend on the order the bytes are summed in
+     * (RFC 1071 2(B)). Callgrind: 4x fewer instructions than 16-bit big-endian steps, and the
+     * checksum was 79 % of the userspace path's instructions per full segment
+     * (bench/tcp_segments.c). */
+    uint64_t acc = 0;
     size_t i = 0;
-    for (; i + 1 < n; i += 2)
-        acc += (uint32_t)(p[i] << 8 | p[i + 1]);
-    if (i < n)
-        acc += (uint32_t)p[i] << 8;
-    while (acc >> 32)
-        acc = (acc & 0xffffffffu) + (acc >> 32);
-    return (uint32_t)acc;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        acc += (v & 0xffffffffu) + (v >> 32);
+    }
+    for (; i + 2 <= n; i += 2) {
+        uint16_t v;
+        memcpy(&v, p + i, 2);
+        acc += v;
+    }
+    if (i < n) {
+        uint16_t v = 0;
+        memcpy(&v, p + i, 1); /* the odd last byte, zero-padded after it */
+        acc += v;
+    }
+    while (acc >> 16)
+        acc = (acc & 0xffff) + (acc >> 16);
+    uint16_t be = (uint16_t)acc;
+    if (*(const uint8_t *)&(const uint16_t){ 1 }) /* little-endian machine */
+        be = (uint16_t)(be >> 8 | be << 8);
+    uint64_t r = (uint64_t)sum + be;
+    while (r >> 32)
+        r = (r & 0xffffffffu) + (r >> 32);
+    return (uint32_t)r;
 }
 
 uint16_t lr_dp_tcp_csum_fold(uint32_t sum)

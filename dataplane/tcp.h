@@ -119,7 +119,8 @@ uint16_t lr_dp_tcp_local_port(const struct lr_dp_tcp_conn *c);
 uint32_t lr_dp_tcp_conns(const struct lr_dp_tcp *s);
 const struct lr_dp_tcp_stats *lr_dp_tcp_stats(const struct lr_dp_tcp *s);
 
-/* The Internet checksum (RFC 1071) of `p` added to `sum` (a partial sum), not folded. An odd `n`
+/* The Internet checksum (RFC 1071) of `p` added to `sum`: a partial sum (congruent modulo
+ * 0xffff to the 16-bit big-endian sum, not necessarily folded). An odd `n`
  * pads with a zero byte, so only the last piece of a checksum may have an odd length. */
 uint32_t lr_dp_tcp_csum_add(uint32_t sum, const uint8_t *p, size_t n);
 /* Folds and complements a partial sum. */

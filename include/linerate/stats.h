@@ -54,6 +54,8 @@ enum lr_dp_counter {
     LR_DPC_SYN_COOKIES_OK,
     LR_DPC_ZERO_WINDOWS,
     LR_DPC_CHALLENGE_ACKS,
+    LR_DPC_BUSY_CYCLES, /* TSC cycles of the loop passes that received or ran timers */
+    LR_DPC_BUSY_PASSES,
     /* drops, by reason */
     LR_DPC_DROP_TX_NO_MBUF,
     LR_DPC_DROP_NOT_OURS,
