@@ -10,7 +10,7 @@ LOGS=build/test-logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 # Captured from the official OpenTelemetry JS exporters (see tests/fixtures/otlp-js-0.223/README.md).
 export LR_FIXTURES=${LR_FIXTURES:-$(pwd)/tests/fixtures/otlp-js-0.223}
-FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+FUZZ_SECONDS=${FUZZ_SECONDS:-12}
 TESTS=${TESTS:-.}
 passed=0
 failed=0
