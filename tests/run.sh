@@ -3,7 +3,7 @@
 # builds), short fuzz runs, format check. Prints one line per test and ends with exactly one line
 # "N passed, N failed". Logs go to build/test-logs/.
 #
-# Environment: FUZZ_SECONDS (default 30 per target), TESTS (a regex: run only matching names).
+# Environment: FUZZ_SECONDS (default 12 per target), TESTS (a regex: run only matching names).
 set -u
 cd "$(dirname "$0")/.."
 LOGS=build/test-logs
