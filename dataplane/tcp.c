@@ -729,7 +729,10 @@ static void tcp_output(struct lr_dp_tcp_conn *c)
                 arm_rto(c);
             continue;
         }
-        if (c->fin_queued && c->snd_nxt == data_end) {
+        /* Once our FIN is acknowledged, snd_una is past it and data_end (snd_una + an empty
+         * buffer) meets snd_nxt again: that is not a FIN still to send. */
+        bool fin_acked = c->fin_sent && seq_gt(c->snd_una, c->fin_seq);
+        if (c->fin_queued && c->snd_nxt == data_end && !fin_acked) {
             /* A FIN alone: it needs no window. */
             c->fin_seq = data_end;
             c->fin_sent = true;

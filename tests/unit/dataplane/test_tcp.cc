@@ -877,8 +877,14 @@ TEST(TcpClose, WeCloseFirstTimeWait)
     h.pack = h.out[0].seq + 1;
     h.send(ACK); // FIN_WAIT_2
     EXPECT_EQ(h.closes, 0);
+    h.out.clear();
     h.send(ACK, "late data"); // still delivered
     EXPECT_EQ(h.got, "late data");
+    // Our FIN was acknowledged: what answers the data is a plain ACK, never a second FIN
+    // (one past the first, which the peer's closed socket would answer with RST).
+    h.tick(300);
+    for (const auto &o : h.out)
+        EXPECT_EQ(o.flags & FIN, 0) << "seq " << o.seq;
     h.out.clear();
     h.send(ACK | FIN); // TIME_WAIT
     ASSERT_EQ(h.out.size(), 1u);
@@ -890,6 +896,28 @@ TEST(TcpClose, WeCloseFirstTimeWait)
     EXPECT_EQ(h.out.size(), 1u);
     h.tick(2100);
     EXPECT_EQ(lr_dp_tcp_conns(h.s), 0u);
+}
+
+TEST(TcpClose, DataThatAcksOurFinGetsNoSecondFin)
+{
+    // A gRPC client's last frames can acknowledge our FIN: the answer is a plain ACK.
+    Harness h;
+    h.start();
+    ASSERT_TRUE(h.open());
+    lr_dp_tcp_send(h.conn, reinterpret_cast<const uint8_t *>("bye"), 3, h.now);
+    lr_dp_tcp_shutdown(h.conn, h.now);
+    uint32_t fin_end = 0;
+    for (const auto &o : h.out)
+        if (o.flags & FIN)
+            fin_end = o.seq + uint32_t(o.data.size()) + 1;
+    ASSERT_NE(fin_end, 0u);
+    h.out.clear();
+    h.pack = fin_end;
+    h.send(ACK | PSH, "frames after our FIN");
+    h.tick(300);
+    h.tick(600);
+    for (const auto &o : h.out)
+        EXPECT_EQ(o.flags & FIN, 0) << "seq " << o.seq;
 }
 
 TEST(TcpClose, ShutdownFromOnFin)
