@@ -206,6 +206,21 @@ static unsigned pool_size(unsigned queues, uint16_t rxd, uint16_t txd)
     return p - 1; /* 2^k - 1: the optimum for the ring behind the pool */
 }
 
+/* Whether the port has no RSS of its own but its queues are fed by a kernel that keeps each TCP
+ * flow on one queue. net_af_packet with qpairs=N opens one AF_PACKET socket per queue, all in one
+ * PACKET_FANOUT group of type PACKET_FANOUT_HASH (DPDK 22.11 rte_eth_af_packet.c): the socket is
+ * picked by the skb's flow hash, so every segment a client sends on one connection reaches the
+ * same queue and worker (only that direction arrives here; symmetry does not matter). The PMD
+ * also sets PACKET_FANOUT_FLAG_DEFRAG and PACKET_FANOUT_FLAG_ROLLOVER, which the 22.11 devargs
+ * cannot turn off: once a socket's ring is more than 3/4 full (net/packet/af_packet.c,
+ * ROOM_POW_OFF), packets of its busiest flows roll over to another queue, whose stack does not
+ * know the connection and answers with RST. A worker that keeps up never gets there; framecnt=
+ * gives it more headroom. Other drivers without RSS are refused. */
+static bool kernel_spreads_flows(const struct rte_eth_dev_info *info)
+{
+    return info->driver_name && strcmp(info->driver_name, "net_af_packet") == 0;
+}
+
 static struct lr_dp_dpdk *fail(struct lr_dp_dpdk *d, char *errstr, size_t errlen, const char *fmt,
                                ...) __attribute__((format(printf, 4, 5)));
 static struct lr_dp_dpdk *fail(struct lr_dp_dpdk *d, char *errstr, size_t errlen, const char *fmt,
@@ -268,20 +283,22 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
     if (n_queues > 1) {
         uint64_t hf =
             (RTE_ETH_RSS_IPV4 | RTE_ETH_RSS_NONFRAG_IPV4_TCP) & info.flow_type_rss_offloads;
-        if (hf == 0)
+        if (hf == 0 && !kernel_spreads_flows(&info))
             return fail(d, errstr, errlen,
                         "workers.cores: port %u (%s) cannot spread TCP flows over queues (no "
                         "RSS); run one worker, e.g. workers.cores: 0",
                         (unsigned)port, info.driver_name);
-        size_t klen = info.hash_key_size ? info.hash_key_size : 40;
-        if (klen > sizeof(rss_key))
-            klen = sizeof(rss_key);
-        for (size_t i = 0; i < klen; i++)
-            rss_key[i] = (i & 1) ? 0x5a : 0x6d;
-        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-        conf.rx_adv_conf.rss_conf.rss_key = rss_key;
-        conf.rx_adv_conf.rss_conf.rss_key_len = (uint8_t)klen;
-        conf.rx_adv_conf.rss_conf.rss_hf = hf;
+        if (hf != 0) {
+            size_t klen = info.hash_key_size ? info.hash_key_size : 40;
+            if (klen > sizeof(rss_key))
+                klen = sizeof(rss_key);
+            for (size_t i = 0; i < klen; i++)
+                rss_key[i] = (i & 1) ? 0x5a : 0x6d;
+            conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_key = rss_key;
+            conf.rx_adv_conf.rss_conf.rss_key_len = (uint8_t)klen;
+            conf.rx_adv_conf.rss_conf.rss_hf = hf;
+        }
     }
     if (cfg->dp.mtu > info.max_mtu || cfg->dp.mtu < info.min_mtu)
         return fail(d, errstr, errlen,

@@ -210,9 +210,10 @@ nsx() {
 }
 
 # start_linerate_dpdk [extra flags...]: linerate in dataplane.mode dpdk on $VH at 10.77.0.1
-# (--no-huge --no-pci, one worker unless the flags say otherwise).
+# (--no-huge --no-pci). DP_CORES: the workers' cores (default 0: one worker, one queue); DP_VDEV:
+# the port (default net_af_packet0,iface=$VH).
 start_linerate_dpdk() {
-    start_linerate --cores 0 --set dataplane.mode=dpdk \
-        --set "dataplane.dpdk.eal_args=--no-huge --no-pci -m 256 --no-shconf --vdev=net_af_packet0,iface=$VH" \
+    start_linerate --cores "${DP_CORES:-0}" --set dataplane.mode=dpdk \
+        --set "dataplane.dpdk.eal_args=--no-huge --no-pci -m 256 --no-shconf --vdev=${DP_VDEV:-net_af_packet0,iface=$VH}" \
         --set dataplane.ip=10.77.0.1/24 "$@"
 }
