@@ -217,3 +217,50 @@ start_linerate_dpdk() {
         --set "dataplane.dpdk.eal_args=--no-huge --no-pci -m 256 --no-shconf --vdev=${DP_VDEV:-net_af_packet0,iface=$VH}" \
         --set dataplane.ip=10.77.0.1/24 "$@"
 }
+
+# dp_curl URL: one OTLP/HTTP protobuf and one JSON request with curl from the namespace; both 200.
+dp_curl() {
+    local code
+    code=$(nsx curl -s -o "$WORK/r1" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
+        --data-binary @"$FIX/traces.http-protobuf.body" "$1/v1/traces")
+    expect_eq "$code" 200 "curl protobuf over the userspace stack"
+    code=$(nsx curl -s -o "$WORK/r2" -w '%{http_code}' -H 'Content-Type: application/json' \
+        --data-binary @"$FIX/metrics.http-json.body" "$1/v1/metrics")
+    expect_eq "$code" 200 "curl JSON over the userspace stack"
+}
+
+# dp_check_h2load N: h2load's output in $WORK/h2load.out shows N requests, all answered 200.
+dp_check_h2load() {
+    grep -q "$1 succeeded, 0 failed" "$WORK/h2load.out" ||
+        fail "h2load: $(grep -E 'requests:|status codes' "$WORK/h2load.out")"
+    grep -q "$1 2xx" "$WORK/h2load.out" || fail "h2load: not all 200: $(grep 'status codes' "$WORK/h2load.out")"
+}
+
+# dp_check_traces FIXTURE_SPANS: otlp_spans holds exactly what send.js sent ($WORK/sent-http.json
+# and sent-grpc.json) plus FIXTURE_SPANS spans of the curl/h2load fixture (counted apart, as the
+# fixture repeats one trace id).
+dp_check_traces() {
+    "$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_spans --signal traces --allow-dup --timeout-ms 10000 \
+        --out "$WORK/got.json" >/dev/null 2>"$WORK/kv.err" || { cat "$WORK/kv.err" >&2; fail "kafka_verify"; }
+    node -e '
+const fs = require("fs");
+const [got, a, b, out] = process.argv.slice(1);
+const sent = new Set([...JSON.parse(fs.readFileSync(a)).traces, ...JSON.parse(fs.readFileSync(b)).traces].map((t) => t.trace_id));
+const g = JSON.parse(fs.readFileSync(got));
+const fixture = g.traces.filter((r) => !sent.has(r.trace_id));
+g.traces = g.traces.filter((r) => sent.has(r.trace_id));
+fs.writeFileSync(out, JSON.stringify(g));
+console.log(fixture.reduce((n, r) => n + r.spans.length, 0));
+' "$WORK/got.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" "$WORK/got-sdk.json" >"$WORK/nfix"
+    node "$CLIENTS/compare.js" --actual "$WORK/got-sdk.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" ||
+        fail "the SDK's spans in Kafka differ from what was sent"
+    expect_eq "$(cat "$WORK/nfix")" "$1" "fixture spans in Kafka (curl and h2load)"
+}
+
+# dp_check_logs: otlp_logs holds exactly what send.js sent ($WORK/sent-logs.json).
+dp_check_logs() {
+    "$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_logs --signal logs --timeout-ms 10000 \
+        --out "$WORK/got-logs.json" >/dev/null 2>"$WORK/kvl.err" || { cat "$WORK/kvl.err" >&2; fail "kafka_verify logs"; }
+    node "$CLIENTS/compare.js" --actual "$WORK/got-logs.json" "$WORK/sent-logs.json" ||
+        fail "the log records in Kafka differ from what was sent"
+}

@@ -18,13 +18,7 @@ nsx bash -c "exec 3<>/dev/tcp/10.77.0.1/$HTTP_PORT && echo connected" >/dev/null
     fail "no TCP connection to the userspace stack"
 nsx ip neigh show 10.77.0.1 | grep -q lladdr || fail "no ARP answer"
 
-# curl: OTLP/HTTP protobuf and JSON bodies.
-code=$(nsx curl -s -o "$WORK/r1" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
-    --data-binary @"$FIX/traces.http-protobuf.body" "$URL/v1/traces")
-expect_eq "$code" 200 "curl protobuf over the userspace stack"
-code=$(nsx curl -s -o "$WORK/r2" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary @"$FIX/metrics.http-json.body" "$URL/v1/metrics")
-expect_eq "$code" 200 "curl JSON over the userspace stack"
+dp_curl "$URL"
 
 # The official JS exporters: many spans in big requests (several segments each), both transports.
 for proto in http/protobuf grpc; do
@@ -41,34 +35,14 @@ nsx node "$CLIENTS/send.js" --url "$URL" --protocol http/protobuf --signal logs 
 nsx h2load -n 400 -c 4 --h1 -d "$FIX/traces.http-protobuf.body" \
     -H 'Content-Type: application/x-protobuf' "$URL/v1/traces" >"$WORK/h2load.out" 2>&1 ||
     fail "h2load: $(tail -5 "$WORK/h2load.out")"
-grep -q "400 succeeded, 0 failed" "$WORK/h2load.out" || fail "h2load: $(grep -E 'requests:|status codes' "$WORK/h2load.out")"
-grep -q "400 2xx" "$WORK/h2load.out" || fail "h2load: not all 200: $(grep 'status codes' "$WORK/h2load.out")"
+dp_check_h2load 400
 
-"$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_spans --signal traces --allow-dup --timeout-ms 10000 \
-    --out "$WORK/got.json" >/dev/null 2>"$WORK/kv.err" || { cat "$WORK/kv.err" >&2; fail "kafka_verify"; }
-# The h2load and curl requests repeat one fixture: count them apart from the SDK's traces.
-node -e '
-const fs = require("fs");
-const [got, a, b, out] = process.argv.slice(1);
-const sent = new Set([...JSON.parse(fs.readFileSync(a)).traces, ...JSON.parse(fs.readFileSync(b)).traces].map((t) => t.trace_id));
-const g = JSON.parse(fs.readFileSync(got));
-const fixture = g.traces.filter((r) => !sent.has(r.trace_id));
-g.traces = g.traces.filter((r) => sent.has(r.trace_id));
-fs.writeFileSync(out, JSON.stringify(g));
-console.log(fixture.reduce((n, r) => n + r.spans.length, 0));
-' "$WORK/got.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" "$WORK/got-sdk.json" >"$WORK/nfix"
-node "$CLIENTS/compare.js" --actual "$WORK/got-sdk.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" ||
-    fail "the SDK's spans in Kafka differ from what was sent"
-# 1 curl + 400 h2load requests of the 3-span fixture.
-expect_eq "$(cat "$WORK/nfix")" 1203 "fixture spans in Kafka (curl and h2load)"
+dp_check_traces 1203
 opened=$(metric 'linerate_dp_tcp_connections_opened_total{worker="0",cpu="0",numa_node="0"}')
 rx=$(metric 'linerate_dp_rx_packets_total{worker="0",cpu="0",numa_node="0"}')
 [ "${opened:-0}" -ge 8 ] || fail "connections opened by the userspace stack: ${opened:-none}"
 [ "${rx:-0}" -gt 100 ] || fail "frames received on the DPDK queue: ${rx:-none}"
 echo "userspace TCP: $opened connections, $rx frames in"
-"$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_logs --signal logs --timeout-ms 10000 \
-    --out "$WORK/got-logs.json" >/dev/null 2>"$WORK/kvl.err" || { cat "$WORK/kvl.err" >&2; fail "kafka_verify logs"; }
-node "$CLIENTS/compare.js" --actual "$WORK/got-logs.json" "$WORK/sent-logs.json" ||
-    fail "the log records in Kafka differ from what was sent"
+dp_check_logs
 stop_linerate
 echo "ok"

@@ -30,12 +30,7 @@ client_tcp() {
 }
 client_tcp >"$WORK/tcp.before"
 
-code=$(nsx curl -s -o "$WORK/r1" -w '%{http_code}' -H 'Content-Type: application/x-protobuf' \
-    --data-binary @"$FIX/traces.http-protobuf.body" "$URL/v1/traces")
-expect_eq "$code" 200 "curl protobuf over two queues"
-code=$(nsx curl -s -o "$WORK/r2" -w '%{http_code}' -H 'Content-Type: application/json' \
-    --data-binary @"$FIX/metrics.http-json.body" "$URL/v1/metrics")
-expect_eq "$code" 200 "curl JSON over two queues"
+dp_curl "$URL"
 
 # The JS exporters and h2load at once: many flows in flight on both workers.
 pids=()
@@ -53,27 +48,9 @@ nsx h2load -n 1600 -c 16 --h1 -d "$FIX/traces.http-protobuf.body" \
 for p in "${pids[@]}"; do
     wait "$p" || fail "send.js: $(cat "$WORK"/send-*.out)"
 done
-grep -q "1600 succeeded, 0 failed, 0 errored" "$WORK/h2load.out" ||
-    fail "h2load: $(grep -E 'requests:|status codes' "$WORK/h2load.out")"
-grep -q "1600 2xx" "$WORK/h2load.out" || fail "h2load: not all 200: $(grep 'status codes' "$WORK/h2load.out")"
+dp_check_h2load 1600
 
-"$TOOLS/kafka_verify" -b "$KAFKA" -t otlp_spans --signal traces --allow-dup --timeout-ms 10000 \
-    --out "$WORK/got.json" >/dev/null 2>"$WORK/kv.err" || { cat "$WORK/kv.err" >&2; fail "kafka_verify"; }
-# The h2load and curl requests repeat one fixture: count them apart from the SDK's traces.
-node -e '
-const fs = require("fs");
-const [got, a, b, out] = process.argv.slice(1);
-const sent = new Set([...JSON.parse(fs.readFileSync(a)).traces, ...JSON.parse(fs.readFileSync(b)).traces].map((t) => t.trace_id));
-const g = JSON.parse(fs.readFileSync(got));
-const fixture = g.traces.filter((r) => !sent.has(r.trace_id));
-g.traces = g.traces.filter((r) => sent.has(r.trace_id));
-fs.writeFileSync(out, JSON.stringify(g));
-console.log(fixture.reduce((n, r) => n + r.spans.length, 0));
-' "$WORK/got.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" "$WORK/got-sdk.json" >"$WORK/nfix"
-node "$CLIENTS/compare.js" --actual "$WORK/got-sdk.json" "$WORK/sent-http.json" "$WORK/sent-grpc.json" ||
-    fail "the SDK's spans in Kafka differ from what was sent"
-# 1 curl + 1600 h2load requests of the 3-span fixture.
-expect_eq "$(cat "$WORK/nfix")" 4803 "fixture spans in Kafka (curl and h2load)"
+dp_check_traces 4803
 
 # Per worker: connections on both, nothing reset, nothing misdirected. The workers publish their
 # counters every 5 ms; give the last close a moment.
