@@ -264,3 +264,42 @@ dp_check_logs() {
     node "$CLIENTS/compare.js" --actual "$WORK/got-logs.json" "$WORK/sent-logs.json" ||
         fail "the log records in Kafka differ from what was sent"
 }
+
+# dp_basic_run LABEL: the basic client mix against linerate at 10.77.0.1 from the namespace,
+# then the checks: curl (protobuf and JSON), the JS exporters (3000 spans over OTLP/HTTP and as
+# many over OTLP/gRPC, 500 log records), h2load (400 requests on 4 keep-alive connections);
+# everything must be in Kafka, and worker 0's userspace stack must have carried it.
+dp_basic_run() {
+    local url=http://10.77.0.1:$HTTP_PORT proto u
+    dp_curl "$url"
+    for proto in http/protobuf grpc; do
+        u=$url
+        [ $proto = grpc ] && u=http://10.77.0.1:$GRPC_PORT
+        nsx node "$CLIENTS/send.js" --url "$u" --protocol $proto --signal traces --count 3000 \
+            --traces 300 --batch 50 --seed "$([ $proto = grpc ] && echo 5 || echo 4)" \
+            --out "$WORK/sent-${proto%%/*}.json" >/dev/null || fail "send.js $proto"
+    done
+    nsx node "$CLIENTS/send.js" --url "$url" --protocol http/protobuf --signal logs --count 500 \
+        --batch 100 --seed 6 --out "$WORK/sent-logs.json" >/dev/null || fail "send.js logs"
+    nsx h2load -n 400 -c 4 --h1 -d "$FIX/traces.http-protobuf.body" \
+        -H 'Content-Type: application/x-protobuf' "$url/v1/traces" >"$WORK/h2load.out" 2>&1 ||
+        fail "h2load: $(tail -5 "$WORK/h2load.out")"
+    dp_check_h2load 400
+    dp_check_traces 1203 # 1 curl + 400 h2load requests of the 3-span fixture
+    dp_check_logs
+    local opened rx
+    opened=$(metric 'linerate_dp_tcp_connections_opened_total{worker="0",cpu="0",numa_node="0"}')
+    rx=$(metric 'linerate_dp_rx_packets_total{worker="0",cpu="0",numa_node="0"}')
+    [ "${opened:-0}" -ge 8 ] || fail "connections opened by the userspace stack: ${opened:-none}"
+    [ "${rx:-0}" -gt 100 ] || fail "frames received on the DPDK queue: ${rx:-none}"
+    echo "userspace TCP over $1: $opened connections, $rx frames in"
+}
+
+# dp_arp_check: a TCP connection to 10.77.0.1 opens and the namespace learned its MAC by ARP,
+# answered by linerate itself (ICMP echo is covered by tests/unit/dataplane/test_net.cc: ping is
+# not installed here).
+dp_arp_check() {
+    nsx bash -c "exec 3<>/dev/tcp/10.77.0.1/$HTTP_PORT && echo connected" >/dev/null ||
+        fail "no TCP connection to the userspace stack"
+    nsx ip neigh show 10.77.0.1 | grep -q lladdr || fail "no ARP answer"
+}
