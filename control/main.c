@@ -262,8 +262,17 @@ int main(int argc, char **argv)
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
     sigaddset(&mask, SIGPIPE);
+    /* DPDK's tap PMD signals packet arrival with a real-time signal (F_SETSIG on its queue
+     * fds); only the DPDK workers take those (they unblock them), or a blocking call in another
+     * thread fails with EINTR, which made the embedded broker close its sockets. */
+    sigaddset(&mask, SIGIO);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(&mask, s);
     pthread_sigmask(SIG_BLOCK, &mask, NULL);
     sigdelset(&mask, SIGPIPE);
+    sigdelset(&mask, SIGIO);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigdelset(&mask, s);
     sig.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
     epfd = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event sev = { .events = EPOLLIN, .data.ptr = &sig.ev };

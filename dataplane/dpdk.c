@@ -4,14 +4,14 @@
  * pair per worker, frames moved in bursts of 32, a per-queue TX buffer flushed when full or at
  * the end of a loop iteration.
  *
- * Checksums: dataplane/net.c (IPv4 header, ICMP) and dataplane/tcp.c (TCP) always verify and
- * compute checksums in software, so the port's checksum offloads are left off, whatever it
- * offers. What they would save: RTE_ETH_RX_OFFLOAD_IPV4_CKSUM / _TCP_CKSUM set
- * RTE_MBUF_F_RX_{IP,L4}_CKSUM_GOOD in ol_flags, which would let net.c and tcp.c skip verifying;
- * RTE_ETH_TX_OFFLOAD_IPV4_CKSUM / _TCP_CKSUM with RTE_MBUF_F_TX_{IPV4,IP_CKSUM,TCP_CKSUM}, l2_len
- * and l3_len per mbuf and the pseudo-header sum in the TCP field (rte_ipv4_phdr_cksum) would let
- * tcp.c skip summing the payload it sends. Both need the flags to cross the byte-buffer
- * interface (dataplane/net.h), which is the next step once a NIC that has them is measured.
+ * Checksums: when the port offers RX IPv4 and TCP checksum offload, it is turned on, and a
+ * frame whose mbuf says RTE_MBUF_F_RX_{IP,L4}_CKSUM_GOOD reaches the stack with
+ * LR_DP_RX_CSUM_OK: tcp.c then does not sum the segment again (the sum over the payload was most
+ * of the cost of a full segment, bench/tcp_segments.c). Anything else (BAD, UNKNOWN, NONE, a
+ * port without the offload) is verified in software. On transmit, checksums are computed in
+ * software: what linerate sends are ACKs and short answers, where the sum is small; the TX
+ * offload (RTE_MBUF_F_TX_{IPV4,IP_CKSUM,TCP_CKSUM}, l2_len, l3_len and the pseudo-header sum in
+ * the TCP field) is left for when a NIC shows it matters.
  *
  * Built with LR_NO_DPDK (the fuzz build, or a machine without libdpdk-dev) this file only holds
  * stubs that say so. */
@@ -306,6 +306,9 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
                     (unsigned)cfg->dp.mtu, (unsigned)port, info.driver_name, (unsigned)info.min_mtu,
                     (unsigned)info.max_mtu);
     conf.rxmode.mtu = cfg->dp.mtu;
+    const uint64_t csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
+    if ((info.rx_offload_capa & csum) == csum)
+        conf.rxmode.offloads |= csum;
     /* Every mbuf comes from the queue's own pool with refcount 1: the fast free applies. */
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
@@ -447,8 +450,15 @@ size_t lr_dp_dpdk_rx(struct lr_dp_dpdk_q *q, lr_dp_dpdk_frame_fn fn, void *ctx)
          * copied into the scratch buffer. */
         const uint8_t *p =
             len <= sizeof(q->scratch) ? rte_pktmbuf_read(m[i], 0, len, q->scratch) : NULL;
+        uint64_t ol = m[i]->ol_flags;
+        unsigned flags = 0;
+        if ((ol & RTE_MBUF_F_RX_IP_CKSUM_MASK) == RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+            (ol & RTE_MBUF_F_RX_L4_CKSUM_MASK) == RTE_MBUF_F_RX_L4_CKSUM_GOOD) {
+            flags |= LR_DP_RX_CSUM_OK;
+            q->st.rx_csum_ok++;
+        }
         if (p)
-            fn(ctx, p, len);
+            fn(ctx, p, len, flags);
         rte_pktmbuf_free(m[i]);
     }
     return n;

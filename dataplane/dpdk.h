@@ -40,7 +40,10 @@ void lr_dp_dpdk_thread_unregister(void);
 
 /* Receives up to a burst (32) of frames and calls fn for each (borrowed for the call; freed
  * after). Returns how many. */
-typedef void (*lr_dp_dpdk_frame_fn)(void *ctx, const uint8_t *frame, size_t len);
+/* `flags`: LR_DP_RX_CSUM_OK when the port verified the frame's IPv4 header and TCP checksums
+ * (RX checksum offload, used when the port has it), so software need not sum them again. */
+#define LR_DP_RX_CSUM_OK 1u
+typedef void (*lr_dp_dpdk_frame_fn)(void *ctx, const uint8_t *frame, size_t len, unsigned flags);
 size_t lr_dp_dpdk_rx(struct lr_dp_dpdk_q *q, lr_dp_dpdk_frame_fn fn, void *ctx);
 /* Copies a frame (borrowed) into an mbuf and queues it for transmission (sent when the burst of
  * 32 is full or at lr_dp_dpdk_flush). Returns 0, or -ENOBUFS (no mbuf) or -EMSGSIZE (longer than
@@ -52,6 +55,7 @@ void lr_dp_dpdk_flush(struct lr_dp_dpdk_q *q);
 
 struct lr_dp_dpdk_q_stats {
     uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_dropped, rx_bursts;
+    uint64_t rx_csum_ok; /* frames whose checksums the port verified (LR_DP_RX_CSUM_OK) */
 };
 const struct lr_dp_dpdk_q_stats *lr_dp_dpdk_q_stats(const struct lr_dp_dpdk_q *q);
 

@@ -13,6 +13,7 @@
 #include <numa.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,7 +105,8 @@ struct worker {
     struct lr_dp_dpdk_q *q;
     struct lr_dp_net *net;
     struct lr_dp_tcp *tcp;
-    uint64_t now; /* the time of the current loop pass (the stack's callbacks use it) */
+    uint64_t now;      /* the time of the current loop pass (the stack's callbacks use it) */
+    unsigned rx_flags; /* LR_DP_RX_CSUM_OK of the frame being taken in */
 };
 
 struct lr_dp_workers {
@@ -702,13 +704,16 @@ static void net_tx(void *ctx, const uint8_t *frame, size_t len)
 static void net_ip_input(void *ctx, const uint8_t *ip_pkt, size_t len, uint64_t now)
 {
     struct worker *w = ctx;
-    lr_dp_tcp_input(w->tcp, ip_pkt, len, now);
+    lr_dp_tcp_input_flags(w->tcp, ip_pkt, len, now,
+                          (w->rx_flags & LR_DP_RX_CSUM_OK) ? LR_DP_TCP_IN_CSUM_OK : 0);
 }
 
-static void dpdk_frame(void *ctx, const uint8_t *frame, size_t len)
+static void dpdk_frame(void *ctx, const uint8_t *frame, size_t len, unsigned flags)
 {
     struct worker *w = ctx;
+    w->rx_flags = flags; /* for net_ip_input, called from inside lr_dp_net_input */
     lr_dp_net_input(w->net, frame, len, w->now);
+    w->rx_flags = 0;
 }
 
 static void dp_set(struct worker *w, enum lr_dp_counter k, uint64_t v)
@@ -727,6 +732,7 @@ static void dp_stats(struct worker *w)
     dp_set(w, LR_DPC_TX_PKTS, q->tx_pkts);
     dp_set(w, LR_DPC_TX_BYTES, q->tx_bytes);
     dp_set(w, LR_DPC_DROP_TX_NO_MBUF, q->tx_dropped);
+    dp_set(w, LR_DPC_RX_CSUM_OFFLOADED, q->rx_csum_ok);
     dp_set(w, LR_DPC_ARP_REQUESTS_IN, n->arp_requests_in);
     dp_set(w, LR_DPC_ARP_REPLIES_OUT, n->arp_replies_out);
     dp_set(w, LR_DPC_ICMP_ECHO, n->icmp_echo);
@@ -827,6 +833,14 @@ static void dpdk_loop(struct worker *w)
         fprintf(stderr, "linerate: worker %u: %s\n", w->id, err);
         return;
     }
+    /* The other threads block SIGIO and the real-time signals (control/main.c): a PMD that
+     * signals arrivals with them (tap) interrupts this polling loop only. */
+    sigset_t io;
+    sigemptyset(&io);
+    sigaddset(&io, SIGIO);
+    for (int s = SIGRTMIN; s <= SIGRTMAX; s++)
+        sigaddset(&io, s);
+    pthread_sigmask(SIG_UNBLOCK, &io, NULL);
     uint64_t next_tick = 0, next_spool = 0, drain_deadline = 0, busy = 0, passes = 0;
     unsigned idle = 0;
     bool draining = false;

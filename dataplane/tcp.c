@@ -1466,6 +1466,13 @@ static void parse_opts(struct seg *g, const uint8_t *p, size_t n)
 
 void lr_dp_tcp_input(struct lr_dp_tcp *s, const uint8_t *ip, size_t len, uint64_t now_ns)
 {
+    lr_dp_tcp_input_flags(s, ip, len, now_ns, 0);
+}
+
+void lr_dp_tcp_input_flags(struct lr_dp_tcp *s, const uint8_t *ip, size_t len, uint64_t now_ns,
+                           unsigned flags)
+{
+    bool verified = flags & LR_DP_TCP_IN_CSUM_OK; /* the port summed IP and TCP already */
     if (!s || !ip)
         return;
     /* IPv4 header (RFC 791). len may include link padding: the total length rules. */
@@ -1479,7 +1486,7 @@ void lr_dp_tcp_input(struct lr_dp_tcp *s, const uint8_t *ip, size_t len, uint64_
         s->st.bad_header++;
         return;
     }
-    if (lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, ip, ihl)) != 0) {
+    if (!verified && lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, ip, ihl)) != 0) {
         s->st.bad_checksum++;
         return;
     }
@@ -1508,7 +1515,8 @@ void lr_dp_tcp_input(struct lr_dp_tcp *s, const uint8_t *ip, size_t len, uint64_
     ph[8] = 0;
     ph[9] = 6;
     wr16(ph + 10, (uint16_t)tcp_len);
-    if (lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(lr_dp_tcp_csum_add(0, ph, 12), th, tcp_len)) != 0) {
+    if (!verified &&
+        lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(lr_dp_tcp_csum_add(0, ph, 12), th, tcp_len)) != 0) {
         s->st.bad_checksum++;
         return;
     }

@@ -95,6 +95,12 @@ void lr_dp_tcp_free(struct lr_dp_tcp *s);
  * headers and drops (counting) what is invalid. */
 void lr_dp_tcp_input(struct lr_dp_tcp *s, const uint8_t *ip_pkt, size_t len, uint64_t now_ns);
 
+/* The same for a datagram whose IPv4 and TCP checksums the port already verified
+ * (LR_DP_TCP_IN_CSUM_OK in `flags`): the stack does not sum it again. */
+#define LR_DP_TCP_IN_CSUM_OK 1u
+void lr_dp_tcp_input_flags(struct lr_dp_tcp *s, const uint8_t *ip_pkt, size_t len, uint64_t now_ns,
+                           unsigned flags);
+
 /* Timers: delayed ACKs, retransmissions, persist, TIME_WAIT, idle timeouts. Call at least every
  * 10 ms. Costs O(connections in the table). */
 void lr_dp_tcp_tick(struct lr_dp_tcp *s, uint64_t now_ns);

@@ -136,9 +136,12 @@ TEST(Dpdk, SeveralQueuesWithoutRssIsACleanError)
 
 struct Rx {
     std::vector<std::vector<uint8_t>> frames;
-    static void fn(void *ctx, const uint8_t *f, size_t len)
+    unsigned csum_ok = 0;
+    static void fn(void *ctx, const uint8_t *f, size_t len, unsigned flags)
     {
-        static_cast<Rx *>(ctx)->frames.emplace_back(f, f + len);
+        auto *rx = static_cast<Rx *>(ctx);
+        rx->frames.emplace_back(f, f + len);
+        rx->csum_ok += (flags & LR_DP_RX_CSUM_OK) != 0;
     }
 };
 

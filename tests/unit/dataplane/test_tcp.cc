@@ -709,6 +709,24 @@ TEST(TcpInput, BadChecksumsAndHeaders)
     EXPECT_EQ(h.got, "hello");
 }
 
+TEST(TcpInput, ChecksumsThePortVerifiedAreNotSummedAgain)
+{
+    // With LR_DP_TCP_IN_CSUM_OK (RX checksum offload said GOOD) the stack trusts the port: the
+    // same segment with a wrong TCP checksum field is taken; without the flag it is dropped.
+    Harness h;
+    h.start();
+    ASSERT_TRUE(h.open());
+    Opts o;
+    auto p = h.build(ACK, h.pseq, h.pack, "offloaded", o, 65535, h.pport);
+    p[20 + 16] ^= 0x55;
+    lr_dp_tcp_input_flags(h.s, p.data(), p.size(), h.now, 0);
+    EXPECT_EQ(h.st().bad_checksum, 1u);
+    EXPECT_EQ(h.got, "");
+    lr_dp_tcp_input_flags(h.s, p.data(), p.size(), h.now, LR_DP_TCP_IN_CSUM_OK);
+    EXPECT_EQ(h.st().bad_checksum, 1u);
+    EXPECT_EQ(h.got, "offloaded");
+}
+
 TEST(TcpInput, ClosedPortAndStrayAckGetRst)
 {
     Harness h;
