@@ -44,6 +44,11 @@ void lr_dp_dpdk_mac(const struct lr_dp_dpdk *d, uint8_t mac[6])
     (void)d;
     memset(mac, 0, 6);
 }
+bool lr_dp_dpdk_tx_csum_offload(const struct lr_dp_dpdk *d)
+{
+    (void)d;
+    return false;
+}
 struct lr_dp_dpdk_q *lr_dp_dpdk_queue(struct lr_dp_dpdk *d, uint16_t i)
 {
     (void)d;
@@ -104,6 +109,7 @@ const struct lr_dp_dpdk_q_stats *lr_dp_dpdk_q_stats(const struct lr_dp_dpdk_q *q
 
 struct lr_dp_dpdk_q {
     uint16_t port, id;
+    bool tx_csum; /* the port computes IPv4/TCP checksums of marked frames */
     struct rte_mempool *pool;
     uint16_t tx_n;
     struct rte_mbuf *tx[BURST];
@@ -115,6 +121,7 @@ struct lr_dp_dpdk_q {
 struct lr_dp_dpdk {
     uint16_t port, n_queues;
     bool port_started, port_configured;
+    bool tx_csum;
     struct rte_ether_addr mac;
     struct rte_mempool *pools[RTE_MAX_NUMA_NODES];
     struct lr_dp_dpdk_q *q; /* n_queues, cache-aligned */
@@ -309,6 +316,11 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
     const uint64_t csum = RTE_ETH_RX_OFFLOAD_IPV4_CKSUM | RTE_ETH_RX_OFFLOAD_TCP_CKSUM;
     if ((info.rx_offload_capa & csum) == csum)
         conf.rxmode.offloads |= csum;
+    const uint64_t tx_csum = RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_TCP_CKSUM;
+    if ((info.tx_offload_capa & tx_csum) == tx_csum) {
+        conf.txmode.offloads |= tx_csum;
+        d->tx_csum = true;
+    }
     /* Every mbuf comes from the queue's own pool with refcount 1: the fast free applies. */
     if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE)
         conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_MBUF_FAST_FREE;
@@ -352,6 +364,7 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
         struct lr_dp_dpdk_q *q = &d->q[i];
         q->port = port;
         q->id = i;
+        q->tx_csum = d->tx_csum;
         q->pool = d->pools[sock];
         struct rte_eth_rxconf rxc = info.default_rxconf;
         rxc.offloads = conf.rxmode.offloads;
@@ -404,6 +417,11 @@ void lr_dp_dpdk_stop(struct lr_dp_dpdk *d)
 void lr_dp_dpdk_mac(const struct lr_dp_dpdk *d, uint8_t mac[6])
 {
     memcpy(mac, d->mac.addr_bytes, 6);
+}
+
+bool lr_dp_dpdk_tx_csum_offload(const struct lr_dp_dpdk *d)
+{
+    return d->tx_csum;
 }
 
 struct lr_dp_dpdk_q *lr_dp_dpdk_queue(struct lr_dp_dpdk *d, uint16_t i)
@@ -478,6 +496,23 @@ int lr_dp_dpdk_tx(struct lr_dp_dpdk_q *q, const uint8_t *frame, size_t len)
         return -EMSGSIZE;
     }
     memcpy(p, frame, len);
+    /* With TX checksum offload, the TCP stack left the IPv4 checksum 0 and the pseudo-header
+     * sum in the TCP field: mark such frames (IPv4, TCP, untagged or one 802.1Q tag) for the
+     * port. ARP and ICMP come checksummed from net.c and go unmarked. */
+    if (q->tx_csum && len >= 14 + 20 + 20) {
+        size_t l2 = 14;
+        uint16_t et = (uint16_t)(frame[12] << 8 | frame[13]);
+        if (et == 0x8100 && len >= 18 + 40) {
+            l2 = 18;
+            et = (uint16_t)(frame[16] << 8 | frame[17]);
+        }
+        if (et == 0x0800 && frame[l2 + 9] == 6) {
+            m->l2_len = l2;
+            m->l3_len = (frame[l2] & 15) * 4u;
+            m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM | RTE_MBUF_F_TX_TCP_CKSUM;
+            q->st.tx_csum_offloaded++;
+        }
+    }
     q->tx_len[q->tx_n] = (uint16_t)len;
     q->tx[q->tx_n++] = m;
     if (q->tx_n == BURST)

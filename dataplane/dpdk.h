@@ -27,6 +27,10 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
 void lr_dp_dpdk_stop(struct lr_dp_dpdk *d);
 
 void lr_dp_dpdk_mac(const struct lr_dp_dpdk *d, uint8_t mac[6]);
+/* Whether the port computes IPv4 and TCP checksums on transmit (TX offload on): the TCP stack
+ * then leaves them to it (lr_dp_tcp_cfg.tx_csum_offload), and lr_dp_dpdk_tx marks its IPv4/TCP
+ * frames for it. */
+bool lr_dp_dpdk_tx_csum_offload(const struct lr_dp_dpdk *d);
 /* The queue pair of worker `i` (0..n_queues-1). */
 struct lr_dp_dpdk_q *lr_dp_dpdk_queue(struct lr_dp_dpdk *d, uint16_t i);
 
@@ -55,7 +59,8 @@ void lr_dp_dpdk_flush(struct lr_dp_dpdk_q *q);
 
 struct lr_dp_dpdk_q_stats {
     uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes, tx_dropped, rx_bursts;
-    uint64_t rx_csum_ok; /* frames whose checksums the port verified (LR_DP_RX_CSUM_OK) */
+    uint64_t rx_csum_ok;        /* frames whose checksums the port verified (LR_DP_RX_CSUM_OK) */
+    uint64_t tx_csum_offloaded; /* frames whose checksums the port computes */
 };
 const struct lr_dp_dpdk_q_stats *lr_dp_dpdk_q_stats(const struct lr_dp_dpdk_q *q);
 

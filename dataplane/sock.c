@@ -733,6 +733,7 @@ static void dp_stats(struct worker *w)
     dp_set(w, LR_DPC_TX_BYTES, q->tx_bytes);
     dp_set(w, LR_DPC_DROP_TX_NO_MBUF, q->tx_dropped);
     dp_set(w, LR_DPC_RX_CSUM_OFFLOADED, q->rx_csum_ok);
+    dp_set(w, LR_DPC_TX_CSUM_OFFLOADED, q->tx_csum_offloaded);
     dp_set(w, LR_DPC_ARP_REQUESTS_IN, n->arp_requests_in);
     dp_set(w, LR_DPC_ARP_REPLIES_OUT, n->arp_replies_out);
     dp_set(w, LR_DPC_ICMP_ECHO, n->icmp_echo);
@@ -805,7 +806,8 @@ static int dp_worker_init(struct lr_dp_workers *ws, struct worker *w, char *errs
                                 .snd_buf_bytes = cfg->dp.snd_buf_bytes,
                                 .mss = (uint16_t)(cfg->dp.mtu - 40),
                                 .wscale = 7,
-                                .idle_timeout_ms = cfg->http.idle_timeout_ms };
+                                .idle_timeout_ms = cfg->http.idle_timeout_ms,
+                                .tx_csum_offload = lr_dp_dpdk_tx_csum_offload(ws->dpdk) };
     if (getrandom(tc.secret, sizeof(tc.secret), 0) != (ssize_t)sizeof(tc.secret)) {
         snprintf(errstr, errlen, "getrandom: %s", strerror(errno));
         return -1;

@@ -465,7 +465,8 @@ static void emit(struct lr_dp_tcp *s, uint32_t dip, uint16_t sport, uint16_t dpo
     wr16(ip + 10, 0);
     wr32(ip + 12, s->cfg.local_ip);
     wr32(ip + 16, dip);
-    wr16(ip + 10, lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, ip, 20)));
+    if (!s->cfg.tx_csum_offload)
+        wr16(ip + 10, lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, ip, 20)));
     uint8_t *th = ip + 20;
     wr16(th, sport);
     wr16(th + 2, dport);
@@ -488,7 +489,10 @@ static void emit(struct lr_dp_tcp *s, uint32_t dip, uint16_t sport, uint16_t dpo
     ph[9] = 6;
     wr16(ph + 10, (uint16_t)tcp_len);
     uint32_t sum = lr_dp_tcp_csum_add(0, ph, sizeof(ph));
-    wr16(th + 16, lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(sum, th, tcp_len)));
+    if (s->cfg.tx_csum_offload) /* the pseudo-header sum only: the port sums the rest */
+        wr16(th + 16, (uint16_t)~lr_dp_tcp_csum_fold(sum));
+    else
+        wr16(th + 16, lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(sum, th, tcp_len)));
     s->st.segs_out++;
     s->st.bytes_out += n1 + n2;
     s->ops.output(s->ops.ctx, ip, tot);

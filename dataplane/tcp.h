@@ -67,6 +67,10 @@ struct lr_dp_tcp_cfg {
     uint8_t wscale;         /* our window scale shift (0..14) */
     uint32_t idle_timeout_ms;
     uint32_t secret[4]; /* SYN cookie key (random at start) */
+    /* The port computes the IPv4 and TCP checksums of what the stack sends (TX offload): the
+     * stack leaves the IP checksum 0 and puts the pseudo-header sum (not complemented) in the
+     * TCP checksum field, as DPDK's TX checksum offload takes them. */
+    bool tx_csum_offload;
 };
 
 struct lr_dp_tcp_stats {

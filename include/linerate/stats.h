@@ -41,6 +41,7 @@ enum lr_dp_counter {
     LR_DPC_TX_PKTS,
     LR_DPC_TX_BYTES,
     LR_DPC_RX_CSUM_OFFLOADED, /* frames whose checksums the port verified */
+    LR_DPC_TX_CSUM_OFFLOADED, /* frames whose checksums the port computed */
     LR_DPC_ARP_REQUESTS_IN,
     LR_DPC_ARP_REPLIES_OUT,
     LR_DPC_ICMP_ECHO,

@@ -5,7 +5,7 @@
 # (--no-huge --no-pci) and served by linerate's own ARP, IPv4 and TCP stack at 10.77.0.1. From
 # the namespace: ping (ICMP echo), curl (OTLP/HTTP JSON and protobuf), the official JS SDK
 # exporter over OTLP/HTTP protobuf and OTLP/gRPC, and h2load; everything must reach Kafka,
-# compared item by item. (test_dpdk_loss.sh does the same through 5 % loss.)
+# compared item by item. (test_dpdk_loss.sh does the same through loss.)
 source "$(dirname "$0")/lib.sh"
 
 dp_net_setup

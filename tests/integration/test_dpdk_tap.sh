@@ -1,6 +1,7 @@
 #!/bin/bash
-# RX checksum offload on the DPDK path: the tap PMD (net_tap) offers IPv4 and TCP checksum
-# verification, so linerate turns it on and the TCP stack skips summing what the port verified.
+# Checksum offload on the DPDK path: the tap PMD (net_tap) offers IPv4 and TCP checksum
+# verification and insertion, so linerate turns both on: the TCP stack skips summing what the
+# port verified and leaves the checksums of what it sends to the port.
 # This host's kernel is the client over the tap device the PMD creates (10.77.0.2); the basic
 # client run (curl, the JS exporters over OTLP/HTTP and gRPC, h2load; everything compared in
 # Kafka) must pass, with the port's verdict used for the frames it verified.
@@ -17,9 +18,15 @@ ip link set $TAP up
 ethtool -K $TAP tx off tso off gso off >/dev/null 2>&1 || true
 dp_arp_check
 dp_basic_run net_tap
-ok=$(metric 'linerate_dp_rx_checksum_offloaded_total{worker="0",cpu="0",numa_node="0"}')
-rx=$(metric 'linerate_dp_rx_packets_total{worker="0",cpu="0",numa_node="0"}')
-echo "frames with checksums verified by the port: $ok of $rx"
+l='worker="0",cpu="0",numa_node="0"'
+ok=$(metric "linerate_dp_rx_checksum_offloaded_total{$l}")
+rx=$(metric "linerate_dp_rx_packets_total{$l}")
+txo=$(metric "linerate_dp_tx_checksum_offloaded_total{$l}")
+tx=$(metric "linerate_dp_tx_packets_total{$l}")
+echo "checksums verified by the port: $ok of $rx frames in; computed by the port: $txo of $tx out"
 [ "${ok:-0}" -gt 100 ] || fail "the port verified no checksum (rx offload not used): ${ok:-none} of $rx"
+# Every TCP frame went out with its checksums left to the port: had it not computed them, the
+# client's kernel would have dropped them and the run above could not have passed.
+[ "${txo:-0}" -gt 100 ] || fail "no frame left its checksums to the port (tx offload not used)"
 stop_linerate
 echo "ok"

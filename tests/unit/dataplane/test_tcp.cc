@@ -60,6 +60,9 @@ struct Out {
     std::vector<std::pair<uint32_t, uint32_t>> sack;
     std::string data;
     bool csum_ok = false;
+    // As a port with TX checksum offload finishes it: the IPv4 checksum field is 0 and the TCP
+    // field holds the pseudo-header sum, so summing the segment as it is gives the checksum.
+    bool offload_ok = false;
 };
 
 Out parse(const uint8_t *p, size_t n)
@@ -82,6 +85,14 @@ Out parse(const uint8_t *p, size_t n)
         lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, p, ihl)) == 0 &&
         lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(lr_dp_tcp_csum_add(0, ph, 12), t, tl)) == 0 &&
         get16(p + 2) == n;
+    {
+        std::vector<uint8_t> seg(t, t + tl), zeroed = seg;
+        zeroed[16] = zeroed[17] = 0;
+        uint16_t want = lr_dp_tcp_csum_fold(
+            lr_dp_tcp_csum_add(lr_dp_tcp_csum_add(0, ph, 12), zeroed.data(), tl));
+        uint16_t port = lr_dp_tcp_csum_fold(lr_dp_tcp_csum_add(0, seg.data(), tl));
+        o.offload_ok = get16(p + 10) == 0 && port == want && get16(p + 2) == n;
+    }
     o.sport = get16(t);
     o.dport = get16(t + 2);
     o.seq = get32(t + 4);
@@ -725,6 +736,29 @@ TEST(TcpInput, ChecksumsThePortVerifiedAreNotSummedAgain)
     lr_dp_tcp_input_flags(h.s, p.data(), p.size(), h.now, LR_DP_TCP_IN_CSUM_OK);
     EXPECT_EQ(h.st().bad_checksum, 1u);
     EXPECT_EQ(h.got, "offloaded");
+}
+
+TEST(TcpOutput, TxChecksumOffloadLeavesTheSumsToThePort)
+{
+    Harness h;
+    h.cfg.tx_csum_offload = true;
+    h.start();
+    Opts o;
+    h.pseq = 1000;
+    h.feed(h.build(SYN, h.pseq, 0, "", o, 65535, h.pport));
+    ASSERT_EQ(h.out.size(), 1u);
+    EXPECT_FALSE(h.out[0].csum_ok);   // not summed by the stack...
+    EXPECT_TRUE(h.out[0].offload_ok); // ...but ready for the port to finish
+    h.pseq++;
+    h.pack = h.out[0].seq + 1;
+    h.send(ACK);
+    h.out.clear();
+    ASSERT_NE(h.conn, nullptr);
+    std::string big(3000, 'r');
+    lr_dp_tcp_send(h.conn, reinterpret_cast<const uint8_t *>(big.data()), big.size(), h.now);
+    ASSERT_GE(h.out.size(), 2u);
+    for (const auto &seg : h.out)
+        EXPECT_TRUE(seg.offload_ok) << "seq " << seg.seq;
 }
 
 TEST(TcpInput, ClosedPortAndStrayAckGetRst)
