@@ -24,10 +24,11 @@
 
 #ifdef LR_NO_DPDK
 
-struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues, char *errstr,
-                                    size_t errlen)
+struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues,
+                                    const int *nodes, char *errstr, size_t errlen)
 {
     (void)cfg;
+    (void)nodes;
     (void)n_queues;
     snprintf(errstr, errlen,
              "dataplane.mode: dpdk: this linerate was built without DPDK (install dpdk-dev and "
@@ -241,8 +242,8 @@ static struct lr_dp_dpdk *fail(struct lr_dp_dpdk *d, char *errstr, size_t errlen
     return NULL;
 }
 
-struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues, char *errstr,
-                                    size_t errlen)
+struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues,
+                                    const int *nodes, char *errstr, size_t errlen)
 {
     if (n_queues == 0) {
         snprintf(errstr, errlen, "dataplane: no workers");
@@ -336,25 +337,35 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
         return fail(d, errstr, errlen, "dataplane.dpdk.port_id: port %u: descriptors: %s",
                     (unsigned)port, rte_strerror(-rc));
 
-    /* The workers' cpus are not known here (dataplane/sock.c picks them): the queues and their
-     * pool live on the port's socket, where its descriptor rings and DMA are cheapest. */
-    int sock = rte_eth_dev_socket_id(port);
-    if (sock < 0 || sock >= RTE_MAX_NUMA_NODES)
-        sock = 0;
+    /* One pool per NUMA node that polls a queue (DPDK's examples/l3fwd init_mem): a worker's
+     * mbufs and descriptor rings are on its own node. Without the workers' nodes, the port's. */
+    int port_sock = rte_eth_dev_socket_id(port);
+    if (port_sock < 0 || port_sock >= RTE_MAX_NUMA_NODES)
+        port_sock = 0;
     unsigned data_room = RTE_PKTMBUF_HEADROOM + RTE_MBUF_DEFAULT_DATAROOM;
     unsigned frame_max = cfg->dp.mtu + RTE_ETHER_HDR_LEN + 4 /* VLAN */ + RTE_ETHER_CRC_LEN;
     if (data_room < RTE_PKTMBUF_HEADROOM + frame_max)
         data_room = RTE_PKTMBUF_HEADROOM + frame_max;
-    char name[RTE_MEMPOOL_NAMESIZE];
-    snprintf(name, sizeof(name), "lr_mbuf_s%d", sock);
-    unsigned n_mbufs = pool_size(n_queues, rxd, txd);
-    d->pools[sock] =
-        rte_pktmbuf_pool_create(name, n_mbufs, POOL_CACHE, 0, (uint16_t)data_room, sock);
-    if (!d->pools[sock])
-        return fail(d, errstr, errlen,
-                    "dataplane: cannot allocate %u packet buffers of %u bytes on NUMA socket %d: "
-                    "%s (raise -m in dataplane.dpdk.eal_args, or reserve more hugepages)",
-                    n_mbufs, data_room, sock, rte_strerror(rte_errno));
+    uint16_t per_node[RTE_MAX_NUMA_NODES] = { 0 };
+    for (uint16_t i = 0; i < n_queues; i++) {
+        int node = nodes && nodes[i] >= 0 && nodes[i] < RTE_MAX_NUMA_NODES ? nodes[i] : port_sock;
+        per_node[node]++;
+    }
+    for (int node = 0; node < RTE_MAX_NUMA_NODES; node++) {
+        if (!per_node[node])
+            continue;
+        char name[RTE_MEMPOOL_NAMESIZE];
+        snprintf(name, sizeof(name), "lr_mbuf_s%d", node);
+        unsigned n_mbufs = pool_size(per_node[node], rxd, txd);
+        d->pools[node] =
+            rte_pktmbuf_pool_create(name, n_mbufs, POOL_CACHE, 0, (uint16_t)data_room, node);
+        if (!d->pools[node])
+            return fail(d, errstr, errlen,
+                        "dataplane: cannot allocate %u packet buffers of %u bytes on NUMA node "
+                        "%d: %s (raise -m or --socket-mem in dataplane.dpdk.eal_args, or reserve "
+                        "more hugepages on that node)",
+                        n_mbufs, data_room, node, rte_strerror(rte_errno));
+    }
 
     d->q = aligned_alloc(RTE_CACHE_LINE_SIZE, sizeof(*d->q) * n_queues);
     if (!d->q)
@@ -365,6 +376,7 @@ struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queu
         q->port = port;
         q->id = i;
         q->tx_csum = d->tx_csum;
+        int sock = nodes && nodes[i] >= 0 && nodes[i] < RTE_MAX_NUMA_NODES ? nodes[i] : port_sock;
         q->pool = d->pools[sock];
         struct rte_eth_rxconf rxc = info.default_rxconf;
         rxc.offloads = conf.rxmode.offloads;

@@ -18,11 +18,13 @@ struct lr_dp_dpdk;   /* the port (opaque) */
 struct lr_dp_dpdk_q; /* one queue pair (opaque) */
 
 /* Initialises the EAL from the configuration's arguments, configures and starts the port with
- * `n_queues` queue pairs. Returns owned (lr_dp_dpdk_stop), or NULL with `errstr` saying what is
+ * `n_queues` queue pairs. `nodes` (borrowed; NULL: the port's) gives the NUMA node of the worker
+ * that will poll each queue: each queue's descriptor rings and mbufs come from that node, one
+ * mbuf pool per node in use. Returns owned (lr_dp_dpdk_stop), or NULL with `errstr` saying what is
  * wrong in operator terms (no hugepages, no such device, wrong core list...). Never exits the
  * process. */
-struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues, char *errstr,
-                                    size_t errlen);
+struct lr_dp_dpdk *lr_dp_dpdk_start(const struct lr_config *cfg, uint16_t n_queues,
+                                    const int *nodes, char *errstr, size_t errlen);
 /* Stops the port and releases what start took (the EAL cleanup). Accepts NULL. */
 void lr_dp_dpdk_stop(struct lr_dp_dpdk *d);
 

@@ -1260,7 +1260,10 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
     if (cfg->tail.enabled && routes_new(ws, errstr, errlen) < 0)
         goto fail;
     if (cfg->dp.mode == LR_DP_MODE_DPDK) {
-        ws->dpdk = lr_dp_dpdk_start(cfg, (uint16_t)ws->n, errstr, errlen);
+        int nodes[CPU_SETSIZE];
+        for (uint32_t i = 0; i < ws->n; i++)
+            nodes[i] = ws->w[i]->numa_node;
+        ws->dpdk = lr_dp_dpdk_start(cfg, (uint16_t)ws->n, nodes, errstr, errlen);
         if (!ws->dpdk)
             goto fail;
         for (uint32_t i = 0; i < ws->n; i++)

@@ -88,7 +88,7 @@ TEST(Dpdk, BadEalArgumentIsACleanError)
     in_child("bad EAL argument", [] {
         Cfg c("--no-huge --no-shconf --definitely-not-an-eal-option");
         char err[512] = "";
-        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, err, sizeof(err));
+        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, nullptr, err, sizeof(err));
         fprintf(stderr, "error: %s\n", err);
         CHILD_CHECK(d == nullptr);
         CHILD_CHECK(strstr(err, "dataplane.dpdk.eal_args: EAL initialisation failed") != nullptr);
@@ -101,7 +101,7 @@ TEST(Dpdk, HelpIsRefusedBeforeTheEalCanExit)
     in_child("--help", [] {
         Cfg c("--no-huge --help");
         char err[512] = "";
-        CHILD_CHECK(lr_dp_dpdk_start(&c.c, 1, err, sizeof(err)) == nullptr);
+        CHILD_CHECK(lr_dp_dpdk_start(&c.c, 1, nullptr, err, sizeof(err)) == nullptr);
         CHILD_CHECK(strstr(err, "--help would make the EAL exit") != nullptr);
         return 0;
     });
@@ -112,7 +112,7 @@ TEST(Dpdk, NoSuchPortIsACleanError)
     in_child("no such port", [] {
         Cfg c(eal_args("--vdev=net_ring0"), 3);
         char err[512] = "";
-        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, err, sizeof(err));
+        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, nullptr, err, sizeof(err));
         fprintf(stderr, "error: %s\n", err);
         CHILD_CHECK(d == nullptr);
         CHILD_CHECK(strstr(err, "dataplane.dpdk.port_id: no port 3 (the EAL found 1 port;") !=
@@ -126,7 +126,7 @@ TEST(Dpdk, SeveralQueuesWithoutRssIsACleanError)
     in_child("no RSS", [] {
         Cfg c(eal_args("--vdev=net_ring0"));
         char err[512] = "";
-        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 2, err, sizeof(err));
+        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 2, nullptr, err, sizeof(err));
         fprintf(stderr, "error: %s\n", err);
         CHILD_CHECK(d == nullptr);
         CHILD_CHECK(strstr(err, "cannot spread TCP flows over queues") != nullptr);
@@ -181,7 +181,7 @@ TEST(Dpdk, RingPortLoopsFramesBackAndCounts)
     in_child("net_ring loopback", [] {
         Cfg c(eal_args("--vdev=net_ring0"));
         char err[512] = "";
-        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, err, sizeof(err));
+        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, nullptr, err, sizeof(err));
         if (!d)
             fprintf(stderr, "start: %s\n", err);
         CHILD_CHECK(d != nullptr);
@@ -219,7 +219,7 @@ TEST(Dpdk, NullPortStartsWithMtuAndStops)
         Cfg c(eal_args("--vdev=net_null0"));
         c.c.dp.mtu = 9000;
         char err[512] = "";
-        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, err, sizeof(err));
+        lr_dp_dpdk *d = lr_dp_dpdk_start(&c.c, 1, nullptr, err, sizeof(err));
         if (!d)
             fprintf(stderr, "start: %s\n", err);
         CHILD_CHECK(d != nullptr);
