@@ -72,9 +72,11 @@ LINK_LIBS = -Wl,--start-group $(LIBS_ALL) -Wl,--end-group
 BIN       = $(BUILD)/linerate
 UNIT_BIN  = $(patsubst tests/unit/%.cc,$(BUILD)/tests/unit/%,$(UNIT_SRC))
 TOOL_BIN  = $(patsubst tests/tools/%.c,$(BUILD)/tests/tools/%,$(TOOL_SRC))
+# Bench drivers that integration tests run too (tests/integration/test_otlp_load.sh).
+BENCH_BIN = $(BUILD)/bench/otlp-load
 
 .PHONY: all run test unit asan fuzz fuzz-build format format-check clean setup docs-check bench bench-quick
-all: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
+all: $(BIN) $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 $(BUILD)/obj/proto/%.o: $(PROTO_GEN)/%.c build/proto/.stamp
 	@mkdir -p $(dir $@)
