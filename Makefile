@@ -153,6 +153,13 @@ test: setup
 asan:
 	$(Q)$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
 
+# Benchmarks (never part of make test): append a dated block to bench/RESULTS.md.
+bench: setup
+	$(Q)bench/run.sh full
+
+bench-quick: setup
+	$(Q)bench/run.sh quick
+
 format:
 	$(Q)clang-format -i $$(git ls-files '*.c' '*.h' '*.cc')
 

@@ -7,7 +7,7 @@
  *             [--connections N] [--inflight M] [--threads T] [--rate R]
  *             [--duration-s D | --requests N] [--warmup-s W] [--timeout-s S]
  *             [--gzip] [--chunked] [--spans-per-request 100] [--spans-per-trace 10]
- *             [--pool K] [--seed S] [--cpu] [--quiet]
+ *             [--pool K] [--seed S] [--cpu] [--quiet] [--dump-requests DIR]
  *
  *   --target URL          http:// is OTLP/HTTP over HTTP/1.1 (POST /v1/traces, /v1/metrics,
  *                         /v1/logs, application/x-protobuf); grpc:// is OTLP/gRPC over cleartext
@@ -38,6 +38,9 @@
  *   --spans-per-trace     spans (and log records) per trace id (default 10).
  *   --pool K              distinct pre-encoded requests per signal (default 64).
  *   --seed S              seeds the ids and the attribute values (default 1).
+ *   --dump-requests DIR   writes one request body per signal (DIR/traces.pb, metrics.pb,
+ *                         logs.pb) and exits: the same bytes for benchmarks without the
+ *                         network (bench/walk.c). --target is still required.
  *   --cpu                 also report the process's CPU time (getrusage), per item.
  *   --quiet               no summary on stderr (the JSON line only).
  *
@@ -151,6 +154,7 @@ struct options {
     bool gzip, chunked, cpu, quiet;
     unsigned items, items_per_trace, pool;
     uint64_t seed;
+    const char *dump_dir; /* --dump-requests: write one request per signal there and exit */
 };
 
 /* An id in an encoded body, rewritten at every send. */
@@ -2302,7 +2306,16 @@ int main(int argc, char **argv)
     o->pool = 64;
     o->seed = 1;
 
-    enum { OPT_SPANS = 256, OPT_PER_TRACE, OPT_WARMUP, OPT_TIMEOUT, OPT_CPU, OPT_MIX, OPT_POOL };
+    enum {
+        OPT_SPANS = 256,
+        OPT_PER_TRACE,
+        OPT_WARMUP,
+        OPT_TIMEOUT,
+        OPT_CPU,
+        OPT_MIX,
+        OPT_POOL,
+        OPT_DUMP
+    };
     static const struct option lopts[] = {
         { "target", required_argument, NULL, 'T' },
         { "signal", required_argument, NULL, 's' },
@@ -2321,6 +2334,7 @@ int main(int argc, char **argv)
         { "spans-per-trace", required_argument, NULL, OPT_PER_TRACE },
         { "pool", required_argument, NULL, OPT_POOL },
         { "seed", required_argument, NULL, 'S' },
+        { "dump-requests", required_argument, NULL, OPT_DUMP },
         { "cpu", no_argument, NULL, OPT_CPU },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
@@ -2332,6 +2346,9 @@ int main(int argc, char **argv)
         switch (ch) {
         case 'T':
             o->target = optarg;
+            break;
+        case OPT_DUMP:
+            o->dump_dir = optarg;
             break;
         case 's': {
             int s = sig_from(optarg, strlen(optarg));
@@ -2439,6 +2456,26 @@ int main(int argc, char **argv)
         for (unsigned i = 0; i < o->weights[s]; i++)
             r->mix[r->mix_len++] = (uint8_t)s;
 
+    if (o->dump_dir) {
+        /* The request bodies the load would send, one per signal, for benchmarks that need the
+         * same bytes without the network (bench/walk.c). */
+        o->pool = 1;
+        o->gzip = false;
+        for (int s = 0; s < SIG_COUNT; s++) {
+            char path[4096];
+            snprintf(path, sizeof(path), "%s/%s.pb", o->dump_dir, sig_name[s]);
+            FILE *f = pool_build(r, (enum sig)s) == 0 ? fopen(path, "wb") : NULL;
+            if (!f ||
+                fwrite(r->pools[s].p[0].body, 1, r->pools[s].p[0].len, f) != r->pools[s].p[0].len) {
+                fprintf(stderr, "otlp-load: cannot write %s\n", path);
+                if (f)
+                    fclose(f);
+                return 2;
+            }
+            fclose(f);
+        }
+        return 0;
+    }
     struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *ai = NULL;
     int gai = getaddrinfo(o->host, o->port, &hints, &ai);
     if (gai != 0) {
