@@ -11,7 +11,8 @@
 #     loopback TCP bandwidth;
 #   * the same full-load HTTP/1.1 figure with h2load as the load generator (cross-check);
 #   * full only: 2 workers (scaling).
-# Not yet: a null sink (linerate has none) and Kafka produce throughput on its own.
+#   * Kafka produce on its own into the embedded broker (bench/kafka_produce.c).
+# Not yet: a null sink (linerate has none).
 #
 # Usage: bench/run.sh quick|full
 set -euo pipefail
@@ -20,7 +21,8 @@ MODE=${1:-quick}
 D=5
 [ "$MODE" = full ] && D=15
 D=${BENCH_SECONDS:-$D}
-make --no-print-directory build/linerate build/bench/otlp-load build/bench/walk >/dev/null
+make --no-print-directory build/linerate build/bench/otlp-load build/bench/walk \
+    build/bench/kafka_produce >/dev/null
 mkdir -p build/bench
 cc -O2 -o build/bench/refs bench/refs.c -lpthread
 W=$(mktemp -d /var/tmp/linerate-bench.XXXXXX)
@@ -34,6 +36,7 @@ refs=$(build/bench/refs)
 memcpy=$(echo "$refs" | awk '/memcpy/ { print $2 }')
 tcp=$(echo "$refs" | awk '/loopback/ { print $2 }')
 walk=$(taskset -c 0 build/bench/walk $W $([ "$MODE" = full ] && echo 2 || echo 0.5))
+kafka=$(build/bench/kafka_produce $(stat -c %s $W/traces.pb) $D 4)
 
 j() { # j FILE KEY: a number from otlp-load's JSON line
     sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" | head -1
@@ -130,6 +133,8 @@ h2rps=$(echo "$h2" | sed -n 's/.*finished in [0-9.]*m\?s, \([0-9.]*\) req\/s.*/\
     echo
     echo "Cross-check: h2load, HTTP/1.1, 16 connections, the same trace request: ${h2rps:-?} req/s ($(awk -v r=${h2rps:-0} 'BEGIN { printf "%.0f", r * 100 }') spans/s)."
     echo
-    echo "Command: \`make bench$([ "$MODE" = quick ] && echo -quick)\` (bench/run.sh $MODE). Not yet measured: a null sink (linerate has none), Kafka produce on its own."
+    echo "Kafka produce on its own (bench/kafka_produce.c: linerate's producer settings, records of the trace request's size, into the embedded broker in-process): $(echo "$kafka" | sed 's/ failed=0//')."
+    echo
+    echo "Command: \`make bench$([ "$MODE" = quick ] && echo -quick)\` (bench/run.sh $MODE). Not yet measured: a null sink (linerate has none)."
 } >>bench/RESULTS.md
 tail -30 bench/RESULTS.md
