@@ -395,6 +395,17 @@ static const struct row kafka_rows[] = {
              "key overrides an earlier one." },
 };
 
+static const struct row null_rows[] = {
+    { .key = "exporters.null.enabled",
+      .type = T_BOOL,
+      FIELD(kafka.null_sink),
+      .def = "false",
+      .doc = "Drop every record at the exporter instead of producing it to Kafka, and count it as "
+             "sent (spool records are marked delivered). Everything before Kafka runs as usual. "
+             "For benchmarks and for measuring the pipeline without a broker; the Collector's "
+             "`nop` exporter. Loses data by design: never on in production." },
+};
+
 static const struct row spool_rows[] = {
     { .key = "spool.dir",
       .type = T_STRING,
@@ -664,6 +675,7 @@ static const struct section sections[] = {
       "Where the telemetry goes. The shape follows the Collector's kafka "
       "exporter.",
       kafka_rows, N_ROWS(kafka_rows) },
+    { "exporters.null", "The null sink, in place of Kafka.", null_rows, N_ROWS(null_rows) },
     { "processors.probabilistic_sampler",
       "Head sampling of traces and logs (the Collector's probabilistic sampler processor).",
       sampler_rows, N_ROWS(sampler_rows) },

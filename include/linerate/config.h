@@ -98,6 +98,7 @@ struct lr_config {
         uint64_t max_message_bytes;   /* exporters.kafka.max_message_bytes (1000000) */
         struct lr_cfg_kv *producer;   /* exporters.kafka.producer: librdkafka properties */
         size_t n_producer;
+        bool null_sink; /* exporters.null.enabled: drop at the exporter instead (false) */
     } kafka;
     struct {
         bool enabled;       /* processors.probabilistic_sampler.enabled (false) */

@@ -288,7 +288,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 77);
+    EXPECT_EQ(rows, 78);
     expect_same(from_doc.c, defaults.c);
 }
 
