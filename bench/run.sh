@@ -9,10 +9,13 @@
 #     p50/p99), then at 50 % and 90 % of that rate (p50/p99 without coordinated omission); the
 #     output goes to the embedded Kafka broker, memory acks; the ratio of request bytes/s to
 #     loopback TCP bandwidth;
+#   * each with the output to the null sink (exporters.null.enabled) and to the embedded broker;
+#     quick runs the null sink at full load only;
 #   * the same full-load HTTP/1.1 figure with h2load as the load generator (cross-check);
-#   * full only: 2 workers (scaling).
+#   * full only: 2 workers (scaling; on a 2-cpu machine they share cpu 1 with the load);
+#   * full only: a perf profile (cpu-clock sampling, kernel included) of linerate at full
+#     HTTP/1.1 load into the broker, top symbols (bench/profile.sh);
 #   * Kafka produce on its own into the embedded broker (bench/kafka_produce.c).
-# Not yet: a null sink (linerate has none).
 #
 # Usage: bench/run.sh quick|full
 set -euo pipefail
@@ -47,9 +50,12 @@ lat() { # lat FILE pNN
 cpu_s() { # user+system seconds of the linerate process
     awk -v hz=$(getconf CLK_TCK) '{ printf "%.3f", ($14 + $15) / hz }' /proc/$LR/stat
 }
-start() { # start CORES
+start() { # start CORES [SINK]: SINK null drops at the exporter, kafka (default) produces
     rm -rf $W/run
+    local sink=false
+    [ "${2:-kafka}" = null ] && sink=true
     build/linerate --cores "$1" --run-dir $W/run --endpoint 127.0.0.1:14318 \
+        --set exporters.null.enabled=$sink \
         --grpc-endpoint 127.0.0.1:14317 --admin 127.0.0.1:14133 \
         --set service.status_interval_ms=0 --set receivers.otlp.protocols.http.ack=memory \
         --set receivers.otlp.protocols.grpc.ack=memory >$W/lr.out 2>&1 &
@@ -86,30 +92,41 @@ run() {
     LAST_RPS=$rps
 }
 cores_list="0"
-[ "$MODE" = full ] && [ "$ncpu" -gt 2 ] && cores_list="0 0-1"
+[ "$MODE" = full ] && cores_list="0 0-1"
 for cores in $cores_list; do
-    start $cores
     w=$([ $cores = 0 ] && echo 1 || echo 2)
-    run "HTTP/1.1 protobuf, $w worker, full load" http://127.0.0.1:14318 --connections 16 --threads 1
-    max=$LAST_RPS
-    for pct in 50 90; do
-        run "HTTP/1.1 protobuf, $w worker, ${pct} % of full" http://127.0.0.1:14318 --connections 16 \
-            --threads 1 --rate $(awk -v m=$max -v p=$pct 'BEGIN { printf "%.0f", m * p / 100 }')
+    for sink in null kafka; do
+        start $cores $sink
+        lbl="$w worker$([ $w = 2 ] && echo s), $([ $sink = null ] && echo "null sink" || echo broker)"
+        pcts="50 90"
+        [ "$MODE" = quick ] && [ $sink = null ] && pcts=""
+        run "HTTP/1.1 protobuf, $lbl, full load" http://127.0.0.1:14318 --connections 16 --threads 1
+        max=$LAST_RPS
+        for pct in $pcts; do
+            run "HTTP/1.1 protobuf, $lbl, ${pct} % of full" http://127.0.0.1:14318 --connections 16 \
+                --threads 1 --rate $(awk -v m=$max -v p=$pct 'BEGIN { printf "%.0f", m * p / 100 }')
+        done
+        run "OTLP/gRPC, $lbl, full load (4 conns x 8 streams)" grpc://127.0.0.1:14317 \
+            --connections 4 --inflight 8 --threads 1
+        max=$LAST_RPS
+        for pct in $pcts; do
+            run "OTLP/gRPC, $lbl, ${pct} % of full" grpc://127.0.0.1:14317 --connections 4 \
+                --inflight 8 --threads 1 --rate $(awk -v m=$max -v p=$pct 'BEGIN { printf "%.0f", m * p / 100 }')
+        done
+        stop
     done
-    run "OTLP/gRPC, $w worker, full load (4 conns x 8 streams)" grpc://127.0.0.1:14317 \
-        --connections 4 --inflight 8 --threads 1
-    max=$LAST_RPS
-    for pct in 50 90; do
-        run "OTLP/gRPC, $w worker, ${pct} % of full" grpc://127.0.0.1:14317 --connections 4 \
-            --inflight 8 --threads 1 --rate $(awk -v m=$max -v p=$pct 'BEGIN { printf "%.0f", m * p / 100 }')
-    done
-    stop
 done
 # Cross-check with h2load on the same body (one request shape: the otlp-load trace request).
 start 0
 h2=$(taskset -c $load_cpus h2load -D $D -t 1 -c 16 --h1 -d $W/traces.pb \
     -H 'Content-Type: application/x-protobuf' http://127.0.0.1:14318/v1/traces 2>&1 || true)
 stop
+profile=""
+if [ "$MODE" = full ] && command -v perf >/dev/null; then
+    start 0 kafka
+    profile=$(bench/profile.sh $LR "$load_cpus" $W $D || true)
+    stop
+fi
 h2rps=$(echo "$h2" | sed -n 's/.*finished in [0-9.]*m\?s, \([0-9.]*\) req\/s.*/\1/p')
 {
     echo
@@ -125,7 +142,7 @@ h2rps=$(echo "$h2" | sed -n 's/.*finished in [0-9.]*m\?s, \([0-9.]*\) req\/s.*/\
     echo "$walk" | awk '{ split($5, g, "="); split($6, i, "="); split($7, r, "=");
         printf "| %s | %s | %s | %.0f | %s |\n", $1, $2, g[2], i[2], r[2] }'
     echo
-    echo "End to end: linerate on cpu 0 (embedded Kafka broker, memory acks), otlp-load on cpus $load_cpus, ${D} s per row after 1 s of warm-up; CPU time is the whole linerate process's (workers, output thread, broker) per item."
+    echo "End to end: linerate on cpu 0 (on cpus 0-1 for 2 workers), memory acks, the output to the null sink (exporters.null.enabled: dropped at the exporter) or to the embedded Kafka broker; otlp-load on cpus $load_cpus, ${D} s per row after 1 s of warm-up; CPU time is the whole linerate process's (workers, output thread, broker) per item."
     echo
     echo '| load | items/s | req/s | linerate CPU µs per item | p50 µs | p99 µs | request bytes/s as a ratio to loopback TCP | errors |'
     echo '|---|---|---|---|---|---|---|---|'
@@ -135,6 +152,17 @@ h2rps=$(echo "$h2" | sed -n 's/.*finished in [0-9.]*m\?s, \([0-9.]*\) req\/s.*/\
     echo
     echo "Kafka produce on its own (bench/kafka_produce.c: linerate's producer settings, records of the trace request's size, into the embedded broker in-process): $(echo "$kafka" | sed 's/ failed=0//')."
     echo
-    echo "Command: \`make bench$([ "$MODE" = quick ] && echo -quick)\` (bench/run.sh $MODE). Not yet measured: a null sink (linerate has none)."
+    if [ -n "$profile" ]; then
+        echo
+        echo "Profile (bench/profile.sh: perf record -e cpu-clock, kernel included, linerate alone on cpu 0 at full HTTP/1.1 load into the broker), the top symbols by share of linerate's samples:"
+        echo
+        echo '| share | where | symbol |'
+        echo '|---|---|---|'
+        echo "$profile"
+        echo
+        echo "On this paravirtualised kernel, time with interrupts disabled is charged to \`pvm_irq_enable\`, where they are enabled again; \`perf report -G\` puts most of it under the loopback TCP send path, whose softirq delivers to the load generator's socket on linerate's cpu."
+    fi
+    echo
+    echo "Command: \`make bench$([ "$MODE" = quick ] && echo -quick)\` (bench/run.sh $MODE)."
 } >>bench/RESULTS.md
 tail -30 bench/RESULTS.md
