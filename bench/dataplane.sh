@@ -10,8 +10,8 @@
 #           thread's CPU time (user + system, so the kernel's TCP is in it) times the TSC rate,
 #           divided by the veth's frames and by requests.
 # Plus instructions per full segment of the userspace path from callgrind (bench/tcp_segments.c,
-# two runs, the difference); the kernel's instructions are out of callgrind's sight and this
-# VM exposes no hardware counters, so the socket path has no such figure. References from the
+# two runs, the difference); bench/dataplane_callgrind.sh gives both paths' instructions per
+# segment on the same wire, the socket path's in user space only. References from the
 # same run: memcpy and loopback TCP bandwidth (bench/refs.c).
 # Needs root (namespaces). Appends a section to bench/RESULTS.md. Usage: bench/dataplane.sh [N]
 set -euo pipefail
@@ -111,7 +111,7 @@ tcp=$(echo "$refs" | awk '/loopback/ { print $2 }')
     echo '|---|---|---|---|---|---|---|'
     printf '%s' "$rows"
     echo
-    echo "Userspace path, callgrind: ${ips} instructions per full 1448-byte segment through net.c and tcp.c (bench/tcp_segments.c, the difference of a 6000- and a 2000-segment run). The socket path has no such figure: callgrind cannot see the kernel and this VM exposes no hardware counters."
+    echo "Userspace path, callgrind: ${ips} instructions per full 1448-byte segment through net.c and tcp.c (bench/tcp_segments.c, the difference of a 6000- and a 2000-segment run). Both paths from callgrind on the same wire, and the socket path's kernel time per segment: bench/dataplane_callgrind.sh."
     echo
     echo "Command: \`bench/dataplane.sh $N\`: a veth pair into a namespace, \`h2load -c 16 --h1\` there, 96-span requests, one worker on cpu 0, memory acks. On the DPDK path the frames are those the af_packet PMD moved; both paths cross the same veth, so the frame counts compare. The DPDK worker busy-polls: its CPU time is not a cost figure, the TSC count is."
 } >>bench/RESULTS.md
