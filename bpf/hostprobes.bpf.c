@@ -110,36 +110,9 @@ static __always_inline void count(__u32 idx)
         *v += 1;
 }
 
-/* ceil(log2(v)) for v >= 2, 0 for v <= 1, capped at the last slot (see hostprobes.h). */
-static __always_inline __u32 hist_slot(__u64 v)
-{
-    if (v <= 1)
-        return 0;
-    v -= 1;
-    __u32 r = 0, s;
-    s = (v > 0xffffffffull) << 5;
-    v >>= s;
-    r |= s;
-    s = (v > 0xffff) << 4;
-    v >>= s;
-    r |= s;
-    s = (v > 0xff) << 3;
-    v >>= s;
-    r |= s;
-    s = (v > 0xf) << 2;
-    v >>= s;
-    r |= s;
-    s = (v > 0x3) << 1;
-    v >>= s;
-    r |= s;
-    r |= (__u32)(v >> 1);
-    r += 1;
-    return r < LR_BPF_HIST_SLOTS ? r : LR_BPF_HIST_SLOTS - 1;
-}
-
 static __always_inline void hist_add(struct lr_bpf_hist *h, __u64 us)
 {
-    __u32 s = hist_slot(us);
+    __u32 s = lr_bpf_hist_slot(us);
     if (s < LR_BPF_HIST_SLOTS) /* for the verifier */
         h->slots[s] += 1;
     h->count += 1;

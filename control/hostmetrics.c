@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "linerate/msg.h"
+#include "linerate/ring.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 
 #ifdef LR_HAVE_HOSTPROBES
@@ -277,6 +278,14 @@ static const char *disk_op_name(uint32_t op, char *buf, size_t n)
     return buf;
 }
 
+static void disk_name(const struct lr_cp_host_disk *d, char *buf, size_t n)
+{
+    if (d->name[0])
+        snprintf(buf, n, "%s", d->name);
+    else
+        snprintf(buf, n, "%u:%u", d->major, d->minor);
+}
+
 static void prefix_text(const struct lr_cp_host_retx *r, char *buf, size_t n)
 {
     if (r->family == 2) {
@@ -366,7 +375,7 @@ uint8_t *lr_cp_host_encode(const struct lr_cp_host_snap *s, const struct lr_cp_h
                        "Block I/O request latency (issue to completion), by device and operation.",
                        "us", true, s->n_disk);
         for (size_t i = 0; m && i < s->n_disk; i++) {
-            snprintf(buf, sizeof(buf), "%u:%u", s->disk[i].major, s->disk[i].minor);
+            disk_name(&s->disk[i], buf, sizeof(buf));
             KeyValue *a[2] = {
                 kv_str(&e.pl, "system.device", buf),
                 kv_str(&e.pl, "linerate.host.disk.op",
@@ -380,7 +389,7 @@ uint8_t *lr_cp_host_encode(const struct lr_cp_host_snap *s, const struct lr_cp_h
         for (size_t i = 0; m && i < s->n_disk; i++) {
             if (s->disk[i].op > 1)
                 continue;
-            snprintf(buf, sizeof(buf), "%u:%u", s->disk[i].major, s->disk[i].minor);
+            disk_name(&s->disk[i], buf, sizeof(buf));
             KeyValue *a[2] = { kv_str(&e.pl, "system.device", buf),
                                kv_str(&e.pl, "disk.io.direction",
                                       s->disk[i].op ? "write" : "read") };
@@ -706,6 +715,25 @@ static void probes_load(struct lr_cp_host *h)
     }
 }
 
+/* DEVNAME from /sys/dev/block/MAJ:MIN/uevent ("vda", "loop3"); left empty when unknown. */
+static void dev_name(struct lr_cp_host_disk *d)
+{
+    char path[96], line[128];
+    snprintf(path, sizeof(path), "/sys/dev/block/%u:%u/uevent", d->major, d->minor);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f))
+        if (strncmp(line, "DEVNAME=", 8) == 0) {
+            line[strcspn(line, "\n")] = '\0';
+            size_t n = strlen(line + 8);
+            if (n < sizeof(d->name))
+                memcpy(d->name, line + 8, n + 1);
+            break;
+        }
+    fclose(f);
+}
+
 /* Sums the per-CPU u64 values of `key` in `fd`; 0 when absent. */
 static uint64_t read_u64(struct lr_cp_host *h, int fd, uint32_t key)
 {
@@ -801,6 +829,7 @@ static void snap_read(struct lr_cp_host *h, struct lr_cp_host_snap *s)
             d->major = key.major;
             d->minor = key.minor;
             d->op = key.op;
+            dev_name(d);
             for (int c = 0; c < h->n_cpus; c++) {
                 hist_acc(&d->lat, &v[c].lat);
                 d->bytes += v[c].bytes;

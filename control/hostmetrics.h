@@ -19,7 +19,8 @@
 
 #include "../bpf/hostprobes.h"
 #include "linerate/config.h"
-#include "linerate/ring.h"
+
+struct lr_ring;
 
 /* ---- the conversion ------------------------------------------------------------------------- */
 
@@ -32,6 +33,7 @@ struct lr_cp_host_retx {
 
 struct lr_cp_host_disk {
     uint32_t major, minor, op;
+    char name[32]; /* the kernel's device name ("vda"), "" when unknown: MAJOR:MINOR is used */
     struct lr_bpf_hist lat;
     uint64_t bytes;
 };
