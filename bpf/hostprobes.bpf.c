@@ -121,9 +121,16 @@ static __always_inline void hist_add(struct lr_bpf_hist *h, __u64 us)
 
 /* ---- TCP ---------------------------------------------------------------------------------- */
 
+/* Counted in segments, like the kernel's RetransSegs: TCP hands the device GSO skbs (software
+ * GSO when the device has none), so one retransmitted skb can carry several segments; their count
+ * is tcp_skb_pcount(), tcp_gso_segs in the skb's control block (0 or 1: one). */
 SEC("tp_btf/tcp_retransmit_skb")
-int BPF_PROG(tcp_retransmit, const struct sock *sk)
+int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb)
 {
+    const struct tcp_skb_cb *cb = (const struct tcp_skb_cb *)skb->cb;
+    __u64 segs = BPF_CORE_READ(cb, tcp_gso_segs);
+    if (segs == 0)
+        segs = 1;
     struct lr_bpf_retx_key k = {};
     k.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
     k.family = BPF_CORE_READ(sk, __sk_common.skc_family);
@@ -134,12 +141,10 @@ int BPF_PROG(tcp_retransmit, const struct sock *sk)
         bpf_core_read(k.prefix, 6, &sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8); /* the /48 */
     }
     __u64 *v = bpf_map_lookup_elem(&retx, &k);
-    if (v) {
-        *v += 1;
-    } else {
-        __u64 one = 1;
-        bpf_map_update_elem(&retx, &k, &one, BPF_NOEXIST);
-    }
+    if (v)
+        *v += segs;
+    else
+        bpf_map_update_elem(&retx, &k, &segs, BPF_NOEXIST);
     return 0;
 }
 
