@@ -141,10 +141,13 @@ int BPF_PROG(tcp_retransmit, const struct sock *sk, const struct sk_buff *skb)
         bpf_core_read(k.prefix, 6, &sk->__sk_common.skc_v6_daddr.in6_u.u6_addr8); /* the /48 */
     }
     __u64 *v = bpf_map_lookup_elem(&retx, &k);
+    if (!v) {
+        if (bpf_map_update_elem(&retx, &k, &segs, BPF_NOEXIST) == 0)
+            return 0;
+        v = bpf_map_lookup_elem(&retx, &k); /* another CPU inserted the key first */
+    }
     if (v)
         *v += segs;
-    else
-        bpf_map_update_elem(&retx, &k, &segs, BPF_NOEXIST);
     return 0;
 }
 

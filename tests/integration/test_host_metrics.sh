@@ -71,25 +71,31 @@ slow_waits() {
 }
 
 # ---- exec: spawned processes against the background ------------------------------------------
+# Every spawned process must be counted (the lower bound holds every time). The upper bound is
+# the background of the windows before and after: a burst of someone else's build in the middle
+# window alone breaks it, so that comparison gets three tries.
 N=200
-snap
-e0=$(val linerate.host.process.execs value)
-sleep 2
-snap
-e1=$(val linerate.host.process.execs value)
-t=$(date +%s%N)
-for i in $(seq 1 $N); do /bin/true; done
-sleep $(awk -v a=$t -v b=$(date +%s%N) 'BEGIN { d = 2 - (b - a) / 1e9; print (d > 0 ? d : 0) }')
-snap
-e2=$(val linerate.host.process.execs value)
-sleep 2
-snap
-e3=$(val linerate.host.process.execs value)
-bg=$(((e1 - e0) > (e3 - e2) ? (e1 - e0) : (e3 - e2)))
-d=$((e2 - e1))
-echo "exec: $N spawned, $d counted; background in the same 2 s windows $((e1 - e0)) and $((e3 - e2))"
-[ $d -ge $N ] || fail "exec: $d counted for $N spawned"
-[ $d -le $((N + 2 * bg + 20)) ] || fail "exec: $d counted for $N spawned and a background of $bg"
+exec_try() {
+    snap
+    e0=$(val linerate.host.process.execs value)
+    sleep 2
+    snap
+    e1=$(val linerate.host.process.execs value)
+    t=$(date +%s%N)
+    for i in $(seq 1 $N); do /bin/true; done
+    sleep $(awk -v a=$t -v b=$(date +%s%N) 'BEGIN { d = 2 - (b - a) / 1e9; print (d > 0 ? d : 0) }')
+    snap
+    e2=$(val linerate.host.process.execs value)
+    sleep 2
+    snap
+    e3=$(val linerate.host.process.execs value)
+    bg=$(((e1 - e0) > (e3 - e2) ? (e1 - e0) : (e3 - e2)))
+    d=$((e2 - e1))
+    echo "exec: $N spawned, $d counted; background in the same 2 s windows $((e1 - e0)) and $((e3 - e2))"
+    [ $d -ge $N ] || fail "exec: $d counted for $N spawned"
+    [ $d -le $((N + 2 * bg + 20)) ]
+}
+exec_try || exec_try || exec_try || fail "exec: $d counted for $N spawned and a background of $bg"
 
 # ---- run-queue latency: more runnable processes than CPUs ------------------------------------
 r0=$(slow_waits)
