@@ -18,8 +18,8 @@ source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || fail "python3 missing (scripts/setup.sh installs it)"
 
 NS=issue8ns$$
-VH=i8h$$
-VC=i8c$$
+VH=issue8h$$
+VC=issue8c$$
 NET=10.88.$(($$ % 200 + 20))
 LOOP=""
 trap 'ip netns del $NS 2>/dev/null || true; ip link del $VH 2>/dev/null || true;
