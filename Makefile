@@ -13,7 +13,7 @@ Q        = $(if $(V),,@)
 
 PKGS     = libprotobuf-c rdkafka libnghttp2 zlib libzstd yaml-0.1 hwloc json-c liblz4 snappy
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbpf -lnuma -lisal -lpthread -lm
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lnuma -lisal -lpthread -lm
 # DPDK, for dataplane/dpdk.c alone: its flags carry -march=corei7 and -include rte_config.h, so
 # they stay on that one object. Its libraries go last on link lines (they start with
 # -Wl,--as-needed: a binary that never calls lr_dp_dpdk_* does not depend on them). Without
@@ -103,6 +103,7 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)bpftool gen skeleton $< name lr_$* > $@.tmp && mv $@.tmp $@
 $(BUILD)/obj/control/hostmetrics.o: $(BUILD)/bpf/hostprobes.skel.h
 $(BUILD)/obj/control/hostmetrics.o: CFLAGS_ALL += -DLR_HAVE_HOSTPROBES -I$(BUILD)/bpf
+PKG_LIBS += -lbpf
 endif
 
 $(LIB_PROTO): $(PROTO_OBJ)
