@@ -176,7 +176,7 @@ sleep 1 # the last retransmissions, after the receiver has everything, are befor
 rs1=$(retrans)
 snap
 p1=$(val linerate.host.tcp.retransmits value "remote_prefix:$NET.0/24")
-prog=$(tc filter show dev $VH ingress | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -1)
+prog=$(tc filter show dev $VH ingress | sed -n 's/.* id \([0-9]*\) .*/\1/p' | tail -1)
 map=$(bpftool prog show id "$prog" | sed -n 's/.*map_ids \([0-9]*\).*/\1/p')
 dropped=$(bpftool map lookup id "$map" key 0 0 0 0 | awk '/"value"/ { print $2 + 0 }')
 echo "tcp: 4 MiB with 10 % loss: dropper dropped ${dropped:-?} packets, sender RetransSegs" \
@@ -195,7 +195,7 @@ recs=$(awk '{ print $3 }' "$WORK/all.txt" | sort -u | wc -l)
 host=$(hostname)
 mid=$(cat /etc/machine-id 2>/dev/null || true)
 want_res="res=service.name:linerate,host.name:$host,${mid:+host.id:$mid,}os.type:linux"
-bad=$(awk -v w="$want_res" '$4 != w' "$WORK/all.txt" | head -1)
+bad=$(awk -v w="$want_res" '$4 != w { print; exit }' "$WORK/all.txt")
 [ -z "$bad" ] || fail "resource differs: $bad (want $want_res)"
 for nu in linerate.host.tcp.retransmits:{segment} linerate.host.tcp.state_changes:{transition} \
     linerate.host.tcp.resets:{segment} linerate.host.tcp.srtt:us \

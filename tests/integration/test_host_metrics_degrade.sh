@@ -18,9 +18,10 @@ for p in tcp_retransmit tcp_state tcp_reset_sent tcp_reset_received tcp_rtt runq
     softirq exec exit oom; do
     grep -qF "host probe  $p off: $why" "$WORK/linerate.out" ||
         fail "the start-up block does not say why $p is off"
-    # (the reason has spaces: metric() reads one word)
-    curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" |
-        grep -qxF "linerate_host_probe_up{probe=\"$p\",reason=\"$why\"} 0" ||
+    # (the reason has spaces: metric() reads one word; and grep -q must not read from a pipe,
+    # under pipefail curl's SIGPIPE would fail the match)
+    curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >"$WORK/metrics.txt"
+    grep -qxF "linerate_host_probe_up{probe=\"$p\",reason=\"$why\"} 0" "$WORK/metrics.txt" ||
         fail "/metrics does not say why $p is off"
 done
 grep -q "host probes every 500 ms to the metrics topic; on: none" "$WORK/linerate.out" ||
@@ -44,9 +45,9 @@ LINERATE="$REAL"
 start_linerate --set host_metrics.enabled=true --set host_metrics.interval_ms=500 \
     --set host_metrics.probes=exec,oom
 expect_eq "$(metric 'linerate_host_probe_up{probe="exec",reason=""}')" 1 "exec on"
-curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" |
-    grep -qxF 'linerate_host_probe_up{probe="runq",reason="not selected (host_metrics.probes)"} 0' ||
-    fail "/metrics does not say why runq is off"
+curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >"$WORK/metrics.txt"
+grep -qxF 'linerate_host_probe_up{probe="runq",reason="not selected (host_metrics.probes)"} 0' \
+    "$WORK/metrics.txt" || fail "/metrics does not say why runq is off"
 grep -q "host probes every 500 ms to the metrics topic; on: exec oom$" "$WORK/linerate.out" ||
     fail "the start-up block does not list exec and oom as the probes on"
 for i in $(seq 1 40); do
