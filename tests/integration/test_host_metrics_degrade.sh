@@ -1,8 +1,9 @@
 #!/bin/bash
 # Host probes degrade cleanly (docs/host-metrics.md): without the capabilities to load BPF
-# (capsh drops CAP_BPF, CAP_SYS_ADMIN and CAP_PERFMON from an otherwise root linerate) every probe
-# is off with the reason, in the start-up block and in /metrics, and linerate still takes OTLP
-# and delivers it to Kafka; a probe left out of host_metrics.probes is off as "not selected"
+# (capsh drops CAP_BPF, CAP_SYS_ADMIN and CAP_PERFMON from an otherwise root linerate), and
+# without kernel BTF (an empty tmpfs over /sys/kernel/btf in linerate's own mount namespace),
+# every probe is off with the reason, in the start-up block and in /metrics, and linerate still
+# takes OTLP and delivers it to Kafka; a probe left out of host_metrics.probes is off as "not selected"
 # while the others run and ship their metrics.
 source "$(dirname "$0")/lib.sh"
 
@@ -38,6 +39,25 @@ expect_eq "$(awk '{ print $1 }' "$WORK/all.txt" | sort -u | wc -l)" 1 \
 expect_eq "$(metric linerate_host_requests_total)" 0 "host-metric requests"
 stop_linerate
 echo "no permission: every probe off with the reason; OTLP still delivered"
+
+# ---- no BTF: an empty tmpfs over /sys/kernel/btf in a mount namespace of linerate's own -------
+printf '#!/bin/sh\nexec unshare -m sh -c %s "%s" "$@"\n' \
+    "'mount -t tmpfs none /sys/kernel/btf && exec \"\$0\" \"\$@\"'" "$REAL" >"$WORK/nobtf.sh"
+chmod +x "$WORK/nobtf.sh"
+LINERATE="$WORK/nobtf.sh"
+: >"$WORK/linerate.out"
+start_linerate --set host_metrics.enabled=true --set host_metrics.interval_ms=500
+why="no kernel BTF (/sys/kernel/btf/vmlinux: No such file or directory)"
+grep -qF "host probe  runq off: $why" "$WORK/linerate.out" ||
+    fail "the start-up block does not say that there is no BTF"
+curl -sf "http://127.0.0.1:$ADMIN_PORT/metrics" >"$WORK/metrics.txt"
+grep -qxF "linerate_host_probe_up{probe=\"tcp_retransmit\",reason=\"$why\"} 0" "$WORK/metrics.txt" ||
+    fail "/metrics does not say that there is no BTF"
+expect_eq "$(post /v1/metrics application/x-protobuf "$FIX/metrics.http-protobuf.body")" 200 \
+    "OTLP metrics without BTF"
+stop_linerate
+[ -r /sys/kernel/btf/vmlinux ] || fail "the tmpfs leaked out of linerate's mount namespace"
+echo "no BTF: every probe off with the reason; OTLP still taken"
 
 # ---- a probe not selected --------------------------------------------------------------------
 LINERATE="$REAL"
