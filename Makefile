@@ -88,6 +88,24 @@ $(BUILD)/obj/%.o: %.c build/proto/.stamp
 
 $(BUILD)/obj/dataplane/dpdk.o: CFLAGS_ALL += $(DPDK_CFLAGS)
 
+# ---- eBPF host probes (bpf/hostprobes.bpf.c -> a libbpf skeleton for control/hostmetrics.c) ----
+# vmlinux.h comes from the build machine's BTF and the skeleton from bpftool, both into the build
+# folder. Without bpftool or BTF the probes are compiled out (they report "off" with the reason).
+BPF_OK := $(shell command -v bpftool >/dev/null 2>&1 && command -v clang >/dev/null 2>&1 && \
+            test -r /sys/kernel/btf/vmlinux && echo 1)
+ifeq ($(BPF_OK),1)
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(dir $@)
+	$(Q)bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c bpf/%.h $(BUILD)/bpf/vmlinux.h
+	$(Q)clang -O2 -g -target bpf -D__TARGET_ARCH_x86 -I$(BUILD)/bpf -Ibpf -Wall -Werror -c $< -o $@
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(Q)bpftool gen skeleton $< name lr_$* > $@.tmp && mv $@.tmp $@
+$(BUILD)/obj/control/hostmetrics.o: $(BUILD)/bpf/hostprobes.skel.h
+$(BUILD)/obj/control/hostmetrics.o: CFLAGS_ALL += -DLR_HAVE_HOSTPROBES -I$(BUILD)/bpf
+PKG_LIBS += -lbpf
+endif
+
 $(LIB_PROTO): $(PROTO_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIB_DP): $(call obj,$(DP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^

@@ -16,6 +16,7 @@
 #include "../dataplane/tail_policy.h"
 #include "adapt.h"
 #include "admin.h"
+#include "hostmetrics.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
 #include "linerate/spool.h"
@@ -447,6 +448,8 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     fprintf(f, "linerate_ready %d\n", atomic_load(&((struct lr_cp_state *)st)->ready) ? 1 : 0);
     family(f, "linerate_uptime_seconds", "gauge", "Seconds since start.");
     fprintf(f, "linerate_uptime_seconds %.3f\n", (double)(now_ns() - st->start_ns) / 1e9);
+    if (st->host)
+        lr_cp_host_metrics_write(st->host, f);
 }
 
 /* ---- HTTP -------------------------------------------------------------------------------------

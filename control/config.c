@@ -616,6 +616,41 @@ static const struct row adaptive_rows[] = {
              "only)." },
 };
 
+static const struct row host_rows[] = {
+    { .key = "host_metrics.enabled",
+      .type = T_BOOL,
+      FIELD(host_metrics.enabled),
+      .def = "false",
+      .doc = "Load the eBPF host probes (TCP retransmits, resets, state changes and RTT, run-queue "
+             "latency, block I/O latency, packet drops by reason, softirq time, exec, exit and "
+             "OOM kills) and send what they count as OTLP metrics to the metrics topic. Needs "
+             "kernel BTF and CAP_BPF + CAP_PERFMON (or root); a probe that cannot load is off "
+             "and says why (start-up block, `linerate_host_probe_up`). See "
+             "docs/host-metrics.md." },
+    { .key = "host_metrics.interval_ms",
+      .type = T_MS,
+      FIELD(host_metrics.interval_ms),
+      .min = 100,
+      .max = 3600000,
+      .def = "10000",
+      .doc = "How often the probes' maps are read and one metrics request is sent." },
+    { .key = "host_metrics.probes",
+      .type = T_STRING,
+      FIELD(host_metrics.probes),
+      .min = 1,
+      .def = "all",
+      .doc = "Which probes to load: `all`, or a comma-separated list of `tcp_retransmit`, "
+             "`tcp_state`, `tcp_reset_sent`, `tcp_reset_received`, `tcp_rtt`, `runq`, `disk`, "
+             "`skb_drop`, `softirq`, `exec`, `exit`, `oom`." },
+    { .key = "host_metrics.probe_stats",
+      .type = T_BOOL,
+      FIELD(host_metrics.probe_stats),
+      .def = "true",
+      .doc = "Have the kernel count each probe's run time and runs (`bpf_enable_stats`, as "
+             "`kernel.bpf_stats_enabled`), shown in /metrics. Costs two clock reads per run of "
+             "every BPF program on the host while linerate runs." },
+};
+
 static const struct row admin_rows[] = {
     { .key = "admin.endpoint",
       .type = T_ENDPOINT,
@@ -689,6 +724,10 @@ static const struct section sections[] = {
       "The write-ahead spool: what was acknowledged and is not yet in Kafka, on disk, per "
       "worker.",
       spool_rows, N_ROWS(spool_rows) },
+    { "host_metrics",
+      "Host telemetry from linerate's own eBPF probes, shipped as OTLP metrics "
+      "(docs/host-metrics.md).",
+      host_rows, N_ROWS(host_rows) },
     { "admin", "The admin HTTP server.", admin_rows, N_ROWS(admin_rows) },
     { "service", "The process itself.", service_rows, N_ROWS(service_rows) },
 };
@@ -1782,6 +1821,40 @@ static int dp_finalize(const struct lr_config *c, char *errstr, size_t errlen)
     return 0;
 }
 
+/* host_metrics.probes: "all" or names of control/hostmetrics.c's probes, comma-separated. */
+static int host_probes_check(const char *list, char *why, size_t whylen)
+{
+    static const char *const names[] = {
+        "all",     "tcp_retransmit", "tcp_state", "tcp_reset_sent", "tcp_reset_received",
+        "tcp_rtt", "runq",           "disk",      "skb_drop",       "softirq",
+        "exec",    "exit",           "oom"
+    };
+    const char *p = list;
+    while (*p) {
+        while (*p == ' ' || *p == ',')
+            p++;
+        const char *q = p;
+        while (*q && *q != ',' && *q != ' ')
+            q++;
+        if (q == p)
+            break;
+        bool known = false;
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+            if ((size_t)(q - p) == strlen(names[i]) && strncmp(p, names[i], (size_t)(q - p)) == 0)
+                known = true;
+        if (!known) {
+            snprintf(why, whylen,
+                     "unknown probe \"%.*s\" (all, tcp_retransmit, tcp_state, "
+                     "tcp_reset_sent, tcp_reset_received, tcp_rtt, runq, disk, skb_drop, softirq, "
+                     "exec, exit, oom)",
+                     (int)(q - p), p);
+            return -1;
+        }
+        p = q;
+    }
+    return 0;
+}
+
 int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
 {
     char why[512];
@@ -1806,6 +1879,10 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     }
     if (dp_finalize(c, errstr, errlen) < 0)
         return -1;
+    if (host_probes_check(c->host_metrics.probes, why, sizeof(why)) < 0) {
+        lr_cp_errf(errstr, errlen, "host_metrics.probes: %s", why);
+        return -1;
+    }
     if (c->spool.low_watermark_pct >= c->spool.high_watermark_pct) {
         lr_cp_errf(errstr, errlen,
                    "spool.low_watermark_pct: %u must be below spool.high_watermark_pct (%u)",

@@ -22,8 +22,10 @@
 #include "adapt.h"
 #include "admin.h"
 #include "fsutil.h"
+#include "hostmetrics.h"
 #include "kafka.h"
 #include "linerate/config.h"
+#include "linerate/msg.h"
 #include "linerate/spool.h"
 #include "linerate/workers.h"
 #include "sampling_api.h"
@@ -240,6 +242,7 @@ int main(int argc, char **argv)
     struct lr_cp_state st = { .cfg = &cfg, .start_ns = now_ns() };
     struct lr_cp_admin *admin = NULL;
     struct sig_src sig = { .ev.on_event = on_signal, .fd = -1 };
+    struct lr_ring *host_ring = NULL; /* host metrics: control thread -> Kafka output */
 
     /* Keep freed memory in the heaps. Each request's record (~30 KB) is allocated by a worker and
      * freed by the output thread; with glibc's default 128 KiB trim threshold the worker's arena
@@ -310,8 +313,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "linerate: workers.cores: at most %d workers\n", MAX_SPOOLS);
         goto out;
     }
-    static struct lr_ring *rings[MAX_SPOOLS];
-    static int notify_fds[MAX_SPOOLS];
+    /* One ring per worker, then the host-metrics ring (the control thread produces into it). */
+    static struct lr_ring *rings[MAX_SPOOLS + 1];
+    static int notify_fds[MAX_SPOOLS + 1];
     static struct lr_cp_spool *spools[MAX_SPOOLS];
     for (uint32_t i = 0; i < nw; i++) {
         rings[i] = lr_dp_workers_info(st.workers, i)->ring;
@@ -326,11 +330,28 @@ int main(int argc, char **argv)
         st.spools = spools;
         st.n_spools = (uint32_t)n;
     }
-    st.kafka =
-        lr_cp_kafka_start(&cfg, rings, nw, st.spools, st.n_spools, notify_fds, err, sizeof(err));
+    uint32_t n_rings = nw;
+    if (cfg.host_metrics.enabled) {
+        host_ring = lr_ring_new(64);
+        if (!host_ring) {
+            fprintf(stderr, "linerate: out of memory\n");
+            goto out;
+        }
+        rings[n_rings] = host_ring;
+        notify_fds[n_rings++] = -1;
+    }
+    st.kafka = lr_cp_kafka_start(&cfg, rings, n_rings, st.spools, st.n_spools, notify_fds, err,
+                                 sizeof(err));
     if (!st.kafka) {
         fprintf(stderr, "linerate: %s\n", err);
         goto out;
+    }
+    if (cfg.host_metrics.enabled) {
+        st.host = lr_cp_host_start(&cfg, host_ring);
+        if (!st.host) {
+            fprintf(stderr, "linerate: host probes: out of memory\n");
+            goto out;
+        }
     }
     if (lr_dp_workers_run(st.workers, st.spools, err, sizeof(err)) < 0) {
         fprintf(stderr, "linerate: %s\n", err);
@@ -355,6 +376,10 @@ int main(int argc, char **argv)
                (unsigned long long)rec.pending, rec.damaged, (unsigned long long)rec.cut_bytes);
     else
         printf("  spool       off (every receiver acknowledges from memory)\n");
+    if (st.host)
+        lr_cp_host_banner(st.host, stdout);
+    else
+        printf("  host probes off (host_metrics.enabled is false)\n");
     fflush(stdout);
 
     static struct lr_cp_adapt adapt;
@@ -372,6 +397,8 @@ int main(int argc, char **argv)
             int due = lr_cp_adapt_wait_ms(st.adapt, now_ns());
             wait_ms = due < wait_ms ? due : wait_ms;
         }
+        if (st.host)
+            wait_ms = lr_cp_host_wait_ms(st.host, now_ns(), wait_ms);
         int n = epoll_wait(epfd, evs, 64, wait_ms);
         for (int i = 0; i < n; i++) {
             struct lr_cp_ev *e = evs[i].data.ptr;
@@ -382,6 +409,8 @@ int main(int argc, char **argv)
         lr_cp_sampling_reclaim(st.sampling);
         if (st.adapt)
             lr_cp_adapt_tick(st.adapt, &st, t);
+        if (st.host)
+            lr_cp_host_tick(st.host, t);
         if (cfg.service.status_interval_ms &&
             t - last_status >= (uint64_t)cfg.service.status_interval_ms * 1000000ull) {
             totals_read(&st, &cur);
@@ -419,7 +448,14 @@ out:
     if (st.workers)
         lr_dp_workers_stop(st.workers, 0);
     lr_cp_admin_free(admin);
+    lr_cp_host_free(st.host);
     lr_cp_kafka_free(st.kafka);
+    if (host_ring) {
+        struct lr_msg *m;
+        while ((m = lr_ring_pop(host_ring)))
+            lr_msg_free(m);
+        lr_ring_free(host_ring);
+    }
     for (uint32_t i = 0; i < st.n_spools; i++)
         lr_cp_spool_close(st.spools[i]);
     lr_dp_workers_free(st.workers);

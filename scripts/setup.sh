@@ -8,7 +8,7 @@ pkgs="build-essential pkg-config clang llvm libclang-rt-14-dev clang-format open
       libprotobuf-c-dev protobuf-c-compiler librdkafka-dev libnghttp2-dev nghttp2-client
       libnuma-dev libhwloc-dev zlib1g-dev libzstd-dev libyaml-dev libgtest-dev
       libsnappy-dev liblz4-dev libjson-c-dev libisal-dev dpdk-dev libdpdk-dev
-      kcat curl nodejs npm iproute2 ethtool libbpf-dev valgrind"
+      kcat curl nodejs npm iproute2 ethtool libbpf-dev bpftool valgrind python3"
 missing=""
 for p in $pkgs; do
     st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

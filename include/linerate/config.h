@@ -130,6 +130,12 @@ struct lr_config {
         uint32_t latency_threshold_ms;  /* ... latency_threshold_ms (1000) */
     } adaptive;
     struct {
+        bool enabled;         /* host_metrics.enabled (false) */
+        uint32_t interval_ms; /* host_metrics.interval_ms (10000) */
+        char probes[256];     /* host_metrics.probes ("all" or a comma-separated list) */
+        bool probe_stats;     /* host_metrics.probe_stats (true): kernel run-time stats */
+    } host_metrics;
+    struct {
         char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
         uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
         uint32_t commit_interval_us; /* spool.commit_interval_us (200) */

@@ -135,8 +135,8 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.service.shutdown_grace_ms, b.service.shutdown_grace_ms);
 }
 
-const char kKnownTop[] =
-    "known: receivers, workers, dataplane, exporters, processors, spool, admin, service";
+const char kKnownTop[] = "known: receivers, workers, dataplane, exporters, processors, spool, "
+                         "host_metrics, admin, service";
 const char kKnownKafka[] = "brokers, traces, metrics, logs, partition_traces_by_id, "
                            "embedded_partitions, flush_timeout_ms, max_message_bytes, producer";
 
@@ -288,7 +288,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 78);
+    EXPECT_EQ(rows, 82);
     expect_same(from_doc.c, defaults.c);
 }
 
@@ -984,6 +984,16 @@ TEST(ConfigFinalize, CrossFieldChecks)
                   "spool.low_watermark_pct: 90 must be below spool.high_watermark_pct (90)");
         ASSERT_EQ(set(&c.c, "spool.low_watermark_pct", "89"), "");
         EXPECT_EQ(finalize(&c.c), "");
+    }
+    {
+        Cfg c; // host probes by name, "all", or nothing unknown
+        ASSERT_EQ(set(&c.c, "host_metrics.probes", "runq, tcp_retransmit,exec"), "");
+        EXPECT_EQ(finalize(&c.c), "");
+        ASSERT_EQ(set(&c.c, "host_metrics.probes", "runq,kprobe"), "");
+        EXPECT_EQ(finalize(&c.c),
+                  "host_metrics.probes: unknown probe \"kprobe\" (all, tcp_retransmit, "
+                  "tcp_state, tcp_reset_sent, tcp_reset_received, tcp_rtt, runq, disk, skb_drop, "
+                  "softirq, exec, exit, oom)");
     }
     {
         Cfg c; // one place for the record size limit
