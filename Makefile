@@ -87,6 +87,8 @@ $(BUILD)/obj/%.o: %.c build/proto/.stamp
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/dataplane/dpdk.o: CFLAGS_ALL += $(DPDK_CFLAGS)
+# gpu/anom_algo.h runs on the CPU and in CUDA: no contraction into FMAs on either side.
+$(BUILD)/obj/gpu/%.o: CFLAGS_ALL += -ffp-contract=off
 
 $(LIB_PROTO): $(PROTO_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^

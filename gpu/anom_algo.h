@@ -1,0 +1,187 @@
+/* The detector's arithmetic, one feature stream and one series at a time, shared by the CPU
+ * reference (gpu/anom_cpu.c) and the CUDA kernel (gpu/anom_cuda.cu) so both run the identical
+ * algorithm: the same statements in the same order. Compiled as C11 and as CUDA C++; both sides
+ * turn off floating-point contraction (gcc -ffp-contract=off, nvcc -fmad=false) so that the only
+ * differences left are the last-bit ones of expf/logf/erfcf/sqrtf between glibc and CUDA's libm.
+ *
+ * Per feature (fixed size, 32 bytes; no per-series allocation):
+ *   1. Robust level and scale: an EWMA of the value and an EWMA of its absolute deviation from
+ *      that level (1/n averaging until n reaches the long window, then 1/W_LONG). Updates are
+ *      clipped at CLIP deviations, so one outlier moves the level little while a lasting shift
+ *      is followed within a few dozen ticks (the deviation grows geometrically under clipping).
+ *   2. Raw surprise r in [0, 1): the largest of the point deviation |x - level| / scale, the
+ *      short-term level's deviation (level shifts) and the short-term scale's ratio to the
+ *      long-term scale (variance changes), squashed by 1 - exp(-z / Z_SCALE).
+ *   3. Anomaly likelihood (Numenta's step, Ahmad et al. 2017): a short EWMA of r compared with
+ *      the long-run mean and variance of r; the tail probability Q of that Gaussian is turned into
+ *      the score -ln(Q + 1e-10) / ln(1e10), in [0, 1] (0.5 means Q = 1e-5).
+ * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
+ * closes REST ticks after the last tick at or above THRESHOLD. */
+#ifndef LR_GPU_ANOM_ALGO_H
+#define LR_GPU_ANOM_ALGO_H
+
+#include <stdint.h>
+
+#include "linerate/anomaly.h"
+
+#ifdef __CUDACC__
+#define LR_ANOM_FN static __host__ __device__ inline
+#else
+#include <math.h>
+#define LR_ANOM_FN static inline
+#endif
+
+/* The one parameter set, for every series (chosen on NAB, see docs/anomaly.md). */
+#define LR_ANOM_W_LONG 512.0f   /* ticks: long-term level and scale */
+#define LR_ANOM_W_SHORT 6.0f    /* ticks: short-term level and scale */
+#define LR_ANOM_W_RLONG 1024.0f /* ticks: long-run distribution of the raw surprise */
+#define LR_ANOM_W_RSHORT 2.0f   /* ticks: the likelihood's short average of the raw surprise */
+#define LR_ANOM_WARMUP 24.0f    /* ticks before a feature can score above 0 */
+#define LR_ANOM_CLIP 4.0f       /* deviations: the largest step one value makes in the updates */
+#define LR_ANOM_Z_SCALE 4.0f    /* squashes the raw surprise */
+#define LR_ANOM_R_SD_MIN 0.02f  /* floor of the raw surprise's standard deviation */
+#define LR_ANOM_RANGE 4.0f      /* deviations either side of the level: the expected range */
+#define LR_ANOM_THRESHOLD 0.6f  /* score at which a series opens */
+#define LR_ANOM_REST 30         /* ticks a series stays open after its last tick >= THRESHOLD */
+
+struct lr_anom_fstate {
+    float n;       /* values seen (saturates at W_RLONG) */
+    float level;   /* long EWMA of the value */
+    float scale;   /* long EWMA of |value - level| */
+    float level_s; /* short EWMA of the value */
+    float scale_s; /* short EWMA of |value - level| */
+    float r_mean;  /* long-run mean of the raw surprise */
+    float r_var;   /* long-run variance of the raw surprise */
+    float r_s;     /* short average of the raw surprise */
+};
+
+struct lr_anom_sstate {
+    int32_t rest_left; /* > 0 while open */
+    int32_t pad;
+};
+
+/* One feature's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
+ * expected for x before this tick. */
+LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
+{
+    struct lr_anom_fstate s = *st;
+    if (s.n < 1.0f) {
+        s.n = 1.0f;
+        s.level = x;
+        s.scale = 0.0f;
+        s.level_s = x;
+        s.scale_s = 0.0f;
+        s.r_mean = 0.0f;
+        s.r_var = 0.0f;
+        s.r_s = 0.0f;
+        *lo = x;
+        *hi = x;
+        *st = s;
+        return 0.0f;
+    }
+    /* A scale floor relative to the level keeps flat series (constant values) from dividing by
+     * zero while still calling their first change surprising. */
+    float floor = 1e-3f * fabsf(s.level) + 1e-6f;
+    float sc = s.scale + floor;
+    *lo = s.level - LR_ANOM_RANGE * sc;
+    *hi = s.level + LR_ANOM_RANGE * sc;
+
+    float d = x - s.level;
+    float ad = fabsf(d);
+    float z_point = ad / sc;
+    float a_s = 1.0f / LR_ANOM_W_SHORT;
+    float level_s = s.level_s + a_s * (x - s.level_s);
+    float scale_s = s.scale_s + a_s * (ad - s.scale_s);
+    float z_level = fabsf(level_s - s.level) / sc;
+    float z_var = scale_s / sc;
+    float z = z_point;
+    if (z_level * 2.0f > z)
+        z = z_level * 2.0f;
+    if (z_var > z)
+        z = z_var;
+    float zz = z / LR_ANOM_Z_SCALE;
+    float r = 1.0f - expf(-zz * zz);
+
+    /* Likelihood of the short average of r under the long-run distribution, before that
+     * distribution learns this tick. */
+    float a_rs = 1.0f / LR_ANOM_W_RSHORT;
+    float r_s = s.r_s + a_rs * (r - s.r_s);
+    float score = 0.0f;
+    if (s.n >= LR_ANOM_WARMUP) {
+        float sd = sqrtf(s.r_var);
+        if (sd < LR_ANOM_R_SD_MIN)
+            sd = LR_ANOM_R_SD_MIN;
+        float zq = (r_s - s.r_mean) / sd;
+        float q = 0.5f * erfcf(zq * 0.70710678f);
+        score = -logf(q + 1e-10f) / 23.02585093f;
+        if (score < 0.0f)
+            score = 0.0f;
+        if (score > 1.0f)
+            score = 1.0f;
+    }
+
+    /* Learn: 1/n averaging during warm-up, then fixed windows. Clipped level/scale updates. */
+    float n = s.n + 1.0f;
+    float a_l = 1.0f / (n < LR_ANOM_W_LONG ? n : LR_ANOM_W_LONG);
+    float a_r = 1.0f / (n < LR_ANOM_W_RLONG ? n : LR_ANOM_W_RLONG);
+    float lim = LR_ANOM_CLIP * sc;
+    float dc = d > lim ? lim : (d < -lim ? -lim : d);
+    s.level = s.level + a_l * dc;
+    float adc = ad > lim ? lim : ad;
+    s.scale = s.scale + a_l * (adc - s.scale);
+    s.level_s = level_s;
+    s.scale_s = scale_s;
+    float dr = r - s.r_mean;
+    s.r_mean = s.r_mean + a_r * dr;
+    s.r_var = (1.0f - a_r) * (s.r_var + a_r * dr * dr);
+    s.r_s = r_s;
+    s.n = n < LR_ANOM_W_RLONG ? n : LR_ANOM_W_RLONG;
+    *st = s;
+    return score;
+}
+
+/* One series' step: nf features from in (NaN = no value), writes *out. */
+LR_ANOM_FN void lr_anom_series_step(struct lr_anom_sstate *ss, struct lr_anom_fstate *fs,
+                                    uint32_t nf, const float *in, struct lr_anom_out *out)
+{
+    float best = -1.0f, bv = 0.0f, blo = 0.0f, bhi = 0.0f;
+    uint32_t bf = 0;
+    for (uint32_t f = 0; f < nf; f++) {
+        float x = in[f];
+        if (x != x)
+            continue; /* NaN: this feature's state stays as it was */
+        float lo, hi;
+        float sc = lr_anom_feature_step(&fs[f], x, &lo, &hi);
+        if (sc > best) {
+            best = sc;
+            bf = f;
+            bv = x;
+            blo = lo;
+            bhi = hi;
+        }
+    }
+    if (best < 0.0f) {
+        /* No feature had a value: score 0, report feature 0 as NaN. */
+        best = 0.0f;
+        bv = in[0];
+        blo = bv;
+        bhi = bv;
+    }
+    int32_t rest = ss->rest_left;
+    int was_open = rest > 0;
+    if (best >= LR_ANOM_THRESHOLD)
+        rest = LR_ANOM_REST;
+    else if (rest > 0)
+        rest--;
+    ss->rest_left = rest;
+    out->score = best;
+    out->open = rest > 0;
+    out->opened = !was_open && rest > 0;
+    out->closed = was_open && rest == 0;
+    out->feature = (uint8_t)bf;
+    out->value = bv;
+    out->expected_lo = blo;
+    out->expected_hi = bhi;
+}
+
+#endif
