@@ -15,6 +15,7 @@
 
 struct lr_cp_adapt;
 struct lr_cp_sampling;
+struct lr_gpu_batcher;
 
 /* What the admin endpoint reports on (borrowed, owned by main). */
 struct lr_cp_state {
@@ -27,6 +28,7 @@ struct lr_cp_state {
     uint64_t start_ns;
     struct lr_cp_adapt *adapt;       /* the adaptive sampling controller; NULL while it is off */
     struct lr_cp_sampling *sampling; /* GET/PUT /sampling (control/sampling_api.h) */
+    struct lr_gpu_batcher *batcher;  /* the anomaly batcher; NULL while anomaly.enabled is off */
 };
 
 /* Something in the control thread's epoll set: data.ptr points at one of these. */

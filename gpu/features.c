@@ -35,20 +35,29 @@ double lr_gpu_hist_quantile_ms(const struct lr_feat_hist *h, uint64_t n, double 
         rank = 1;
     if (rank > n)
         rank = n;
-    uint64_t seen = 0;
+    uint64_t below = 0;
     uint32_t b = 0;
     for (; b < LR_FEAT_HIST_BUCKETS; b++) {
-        seen += h->b[b];
-        if (seen >= rank)
+        if (below + h->b[b] >= rank)
             break;
+        below += h->b[b];
     }
     if (b == LR_FEAT_HIST_BUCKETS)
         b = LR_FEAT_HIST_BUCKETS - 1; /* n larger than the histogram's total: the top */
     double lo, hi;
     lr_gpu_hist_range(b, &lo, &hi);
-    /* Below 8 us the bucket is one integer microsecond: its value itself, not the middle. */
-    double us = b < LR_FEAT_HIST_SUB ? lo : (lo + hi) / 2;
-    return us / 1000.0;
+    if (b < LR_FEAT_HIST_SUB)
+        return lo / 1000.0; /* below 8 us a bucket is one integer microsecond */
+    /* The rank's place among the bucket's values, spread evenly over it (what Prometheus'
+     * histogram_quantile does): the estimate moves with the distribution inside the bucket
+     * instead of sticking to the bucket's middle, which a detector would read as no variance. */
+    uint64_t in = h->b[b] ? h->b[b] : 1;
+    double frac = ((double)(rank - below) - 0.5) / (double)in;
+    if (frac < 0)
+        frac = 0;
+    if (frac > 1)
+        frac = 1;
+    return (lo + (hi - lo) * frac) / 1000.0;
 }
 
 int lr_gpu_feat_table_init(struct lr_feat_table *t, uint32_t max_series)
@@ -77,15 +86,28 @@ void lr_gpu_feat_table_fini(struct lr_feat_table *t)
     memset(t, 0, sizeof(*t));
 }
 
+/* The bytes of a name kept: at most LR_FEAT_NAME_MAX, cut before a UTF-8 continuation byte so
+ * that the kept prefix is still valid UTF-8 (the walker checked the whole name). */
+static size_t cut_len(struct lr_slice s)
+{
+    if (s.len <= LR_FEAT_NAME_MAX)
+        return s.len;
+    size_t n = LR_FEAT_NAME_MAX;
+    while (n > 0 && (s.p[n] & 0xc0) == 0x80)
+        n--;
+    return n;
+}
+
 static void key_set(struct lr_feat_key *k, uint64_t hash, struct lr_slice service,
                     struct lr_slice name, uint32_t kind)
 {
-    size_t sl = service.len < LR_FEAT_NAME_MAX ? service.len : LR_FEAT_NAME_MAX;
-    size_t nl = name.len < LR_FEAT_NAME_MAX ? name.len : LR_FEAT_NAME_MAX;
+    size_t sl = cut_len(service), nl = cut_len(name);
     k->hash = hash;
     k->kind = kind;
     k->service_len = (uint32_t)service.len;
     k->name_len = (uint32_t)name.len;
+    k->service_kept = (uint16_t)sl;
+    k->name_kept = (uint16_t)nl;
     if (sl)
         memcpy(k->service, service.p, sl);
     k->service[sl] = 0;
@@ -97,8 +119,8 @@ static void key_set(struct lr_feat_key *k, uint64_t hash, struct lr_slice servic
 static bool key_eq(const struct lr_feat_key *k, uint64_t hash, const char *service,
                    size_t service_len, const char *name, size_t name_len, uint32_t kind)
 {
-    size_t sl = service_len < LR_FEAT_NAME_MAX ? service_len : LR_FEAT_NAME_MAX;
-    size_t nl = name_len < LR_FEAT_NAME_MAX ? name_len : LR_FEAT_NAME_MAX;
+    /* The kept prefixes: the stored key's own (a cut may end before LR_FEAT_NAME_MAX). */
+    size_t sl = k->service_kept, nl = k->name_kept;
     return k->hash == hash && k->kind == kind && k->service_len == service_len &&
            k->name_len == name_len && memcmp(k->service, service, sl) == 0 &&
            memcmp(k->name, name, nl) == 0;

@@ -20,8 +20,10 @@
  *
  * Microseconds. Values 0..7 have a bucket each; above, every power of two is cut into 8 equal
  * sub-buckets (an HDR-style log-linear layout, so the bucket is found with one clz), up to 2^30 us
- * (about 18 minutes; longer spans count there). A quantile is the middle of its bucket: at most
- * 1/16 (6.25 %) above or below the exact value (and 0.5 us below 8 us). Merging is adding. */
+ * (about 18 minutes; longer spans count there). A quantile is placed inside its bucket by its
+ * rank among the bucket's values (linear interpolation, as Prometheus' histogram_quantile): within
+ * one bucket width of the exact value, 1/8 (12.5 %) of it at most, exact below 8 us (integer
+ * microseconds). Merging is adding. */
 #define LR_FEAT_HIST_SUB 8
 #define LR_FEAT_HIST_MAX_US (1ull << 30)
 #define LR_FEAT_HIST_BUCKETS (LR_FEAT_HIST_SUB + (30 - 3) * LR_FEAT_HIST_SUB)
@@ -45,8 +47,8 @@ static inline uint32_t lr_feat_hist_bucket(uint64_t us)
 /* The value range [*lo, *hi) of bucket b, in microseconds. */
 void lr_gpu_hist_range(uint32_t b, double *lo, double *hi);
 
-/* The q-quantile (0 < q <= 1) of the n values in h, in milliseconds: the middle of the bucket that
- * holds the value of rank ceil(q * n) (nearest rank). NaN when n is 0. */
+/* The q-quantile (0 < q <= 1) of the n values in h, in milliseconds: the value of rank
+ * ceil(q * n) (nearest rank), interpolated inside its bucket. NaN when n is 0. */
 double lr_gpu_hist_quantile_ms(const struct lr_feat_hist *h, uint64_t n, double q);
 
 /* ---- one worker's table for the current window ------------------------------------------------
@@ -60,6 +62,7 @@ struct lr_feat_key {
     uint64_t hash;
     uint32_t kind;                      /* Span.SpanKind */
     uint32_t service_len, name_len;     /* the whole lengths */
+    uint16_t service_kept, name_kept;   /* bytes kept (cut at a UTF-8 boundary) */
     char service[LR_FEAT_NAME_MAX + 1]; /* NUL-terminated, cut */
     char name[LR_FEAT_NAME_MAX + 1];
 };
