@@ -108,6 +108,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.cc $(LIBS_ALL) build/proto/.stamp
 # such tests reach their subject through a C harness beside them, linked in (*_harness.o).
 $(BUILD)/tests/unit/dataplane/test_otlp_http: $(call obj,tests/unit/dataplane/otlp_http_harness.c)
 $(BUILD)/tests/unit/control/test_sampling_api: $(call obj,tests/unit/control/sampling_api_harness.c)
+$(BUILD)/tests/unit/gpu/test_batcher: $(call obj,tests/unit/gpu/batcher_harness.c)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
@@ -124,8 +125,9 @@ FUZZ_BUILD = build-fuzz
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude \
               -I$(PROTO_GEN) $(PKG_CFLAGS) -DLR_NO_DPDK
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-# control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr.
-FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c $(PROTO_C)
+# control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr;
+# gpu/features.c: they count anomaly features per span.
+FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c gpu/features.c $(PROTO_C)
 fuzz-build: build/proto/.stamp
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
