@@ -16,6 +16,10 @@
 
 #include "linerate/slice.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- the latency histogram -------------------------------------------------------------------
  *
  * Microseconds. Values 0..7 have a bucket each; above, every power of two is cut into 8 equal
@@ -182,4 +186,7 @@ static inline bool lr_anom_snap_has(const struct lr_anom_snap *s, uint64_t hash)
     }
 }
 
+#ifdef __cplusplus
+}
+#endif
 #endif
