@@ -140,6 +140,16 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     return score;
 }
 
+/* The open/rest state machine on a series' score: returns the new rest_left. Opens (rest_left
+ * goes from 0 to > 0) when score >= threshold; closes REST ticks after the last such tick.
+ * bench/nab replays it at other thresholds. */
+LR_ANOM_FN int32_t lr_anom_open_step(int32_t rest_left, float score, float threshold)
+{
+    if (score >= threshold)
+        return LR_ANOM_REST;
+    return rest_left > 0 ? rest_left - 1 : 0;
+}
+
 /* One series' step: nf features from in (NaN = no value), writes *out. */
 LR_ANOM_FN void lr_anom_series_step(struct lr_anom_sstate *ss, struct lr_anom_fstate *fs,
                                     uint32_t nf, const float *in, struct lr_anom_out *out)
@@ -167,12 +177,8 @@ LR_ANOM_FN void lr_anom_series_step(struct lr_anom_sstate *ss, struct lr_anom_fs
         blo = bv;
         bhi = bv;
     }
-    int32_t rest = ss->rest_left;
-    int was_open = rest > 0;
-    if (best >= LR_ANOM_THRESHOLD)
-        rest = LR_ANOM_REST;
-    else if (rest > 0)
-        rest--;
+    int was_open = ss->rest_left > 0;
+    int32_t rest = lr_anom_open_step(ss->rest_left, best, LR_ANOM_THRESHOLD);
     ss->rest_left = rest;
     out->score = best;
     out->open = rest > 0;
