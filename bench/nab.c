@@ -260,6 +260,16 @@ int main(int argc, char **argv)
         printf("  %-20s %6.1f  threshold %.3f  tp %zu/%zu fp %zu\n", lr_nab_profiles[p].name,
                best[p], (double)best_t[p], best_p[p].n_tp, best_p[p].n_windows, best_p[p].n_fp);
 
+    if (getenv("NAB_VERBOSE")) { /* per file, at the standard profile's threshold */
+        for (k = 0; k < ns; k++) {
+            replay(&ss[k], best_t[0], ss[k].det);
+            struct lr_nab_parts fp = { 0 };
+            struct lr_nab_file f = { ss[k].n, ss[k].n_windows, ss[k].win_lo, ss[k].win_hi };
+            lr_nab_score_file(&f, ss[k].det, &fp);
+            printf("  %-60s rows %6zu windows %zu tp %zu (%.2f) fp %zu (%.2f)\n", ss[k].name,
+                   ss[k].n, fp.n_windows, fp.n_tp, fp.tp, fp.n_fp, fp.fp);
+        }
+    }
     lr_gpu_anom_free(d);
     json_object_put(labels);
     for (k = 0; k < ns; k++) {
