@@ -119,6 +119,15 @@ $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
 
+# bench/nab and its scorer's unit test link bench/nab_score.c (NAB's scoring method).
+NAB_SCORE_OBJ = $(call obj,bench/nab_score.c)
+$(BUILD)/bench/nab: bench/nab.c $(NAB_SCORE_OBJ) $(LIBS_ALL) build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(NAB_SCORE_OBJ) $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
+$(BUILD)/tests/unit/bench/test_nab_score: tests/unit/bench/test_nab_score.cc $(NAB_SCORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(NAB_SCORE_OBJ) -lgtest -lgtest_main -lpthread -lm $(LDFLAGS_ALL)
+
 # ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
 FUZZ_BUILD = build-fuzz
 # dataplane/dpdk.c builds as stubs here (LR_NO_DPDK): the fuzzers never open a port.
