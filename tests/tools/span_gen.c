@@ -8,7 +8,9 @@
  *            [--change-after-s T --change NAME:LATENCY_MS:ERROR_PCT [--change-file F]]
  *            [--mark-file M] [--out FILE]
  *
- * Each service sends R requests a second (default 20) on a fixed schedule, each an
+ * Each service sends R requests a second (default 20) on average, as a Poisson process (the
+ * services' requests interleaved at random, exponential gaps), so per-window counts vary as real
+ * traffic does rather than being one exact number that any hiccup of the client upsets. Each is an
  * ExportTraceServiceRequest (built with protobuf-c) whose resource has that service.name and
  * holds S spans (default 5): one-span traces, kind SERVER, name "GET /api", lasting the service's
  * latency times a uniform factor in [0.8, 1.2], status ERROR with probability ERROR_PCT %.
@@ -21,6 +23,7 @@
  * --out writes per service and phase the spans answered 200: "NAME PHASE SPANS" lines.
  */
 #include <errno.h>
+#include <math.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -314,12 +317,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "span_gen: cannot connect to %s\n", target);
         return 1;
     }
-    /* One schedule for all services: request k goes to service k % n_svc. */
-    uint64_t t0 = mono_ns(), period = (uint64_t)(1e9 / (rate * n_svc));
+    /* One Poisson schedule for all services; each request goes to a service drawn at random. */
+    uint64_t t0 = mono_ns(), due = t0;
+    double mean_gap_ns = 1e9 / (rate * n_svc);
     int phase = 0, rc = 0;
     uint64_t errors = 0;
-    for (uint64_t k = 0;; k++) {
-        uint64_t due = t0 + k * period;
+    for (;;) {
+        due += (uint64_t)(-log(1.0 - uniform()) * mean_gap_ns);
         if (due >= t0 + (uint64_t)(duration * 1e9))
             break;
         uint64_t now = mono_ns();
@@ -344,7 +348,7 @@ int main(int argc, char **argv)
         }
         if (phase == 1 && mark_file && access(mark_file, F_OK) == 0)
             phase = 2;
-        int s = (int)(k % (uint64_t)n_svc);
+        int s = (int)(next_rand() % (uint64_t)n_svc);
         size_t len;
         uint8_t *body = build(s, phase, tag, n_spans, &len);
         if (!body) {
