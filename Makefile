@@ -90,6 +90,22 @@ $(BUILD)/obj/dataplane/dpdk.o: CFLAGS_ALL += $(DPDK_CFLAGS)
 # gpu/anom_algo.h runs on the CPU and in CUDA: no contraction into FMAs on either side.
 $(BUILD)/obj/gpu/%.o: CFLAGS_ALL += -ffp-contract=off
 
+# CUDA (gpu/anom_cuda.cu) when nvcc is found: sm_80 and sm_90, cudart linked statically so that
+# binaries run where there is no GPU (the detector then uses its CPU reference). `make NVCC=`
+# builds CPU-only. nvcc compiles without sanitizers, in the ASan build too.
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+ifneq ($(strip $(NVCC)),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_OBJ   = $(BUILD)/obj/gpu/anom_cuda.o
+PKG_LIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+$(BUILD)/obj/gpu/anom.o: CFLAGS_ALL += -DLR_HAVE_CUDA
+$(CUDA_OBJ): gpu/anom_cuda.cu gpu/anom_algo.h gpu/anom_cuda.h include/linerate/anomaly.h
+	@mkdir -p $(dir $@)
+	$(Q)$(NVCC) -std=c++17 -O2 -g -fmad=false -Iinclude -gencode arch=compute_80,code=sm_80 \
+	  -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra,-Werror -c $< -o $@
+$(LIB_GPU): $(CUDA_OBJ)
+endif
+
 $(LIB_PROTO): $(PROTO_OBJ)
 	$(Q)rm -f $@ && ar rcs $@ $^
 $(LIB_DP): $(call obj,$(DP_SRC)) ; $(Q)rm -f $@ && ar rcs $@ $^

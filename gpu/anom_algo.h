@@ -18,10 +18,9 @@
  *      probability Q becomes the score -ln(Q + 1e-10) / ln(1e10), in [0, 1] (0.5: Q = 1e-5).
  *   4. Spatial check (after Numenta's NAB detector): a value beyond the whole range seen so far
  *      by more than max(SPATIAL of that range, SPATIAL_Z deviations) scores 1, once the feature
- *      has SPATIAL_WARMUP values. The SPATIAL_Z floor is what keeps records in stationary noise
- *      from being flagged.
- * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
- * closes REST ticks after the last tick at or above THRESHOLD.
+ *      has SPATIAL_WARMUP values. The SPATIAL_Z floor and the warm-up keep records in stationary
+ * noise from being flagged. Per series: score = the largest feature score; the series opens when it
+ * reaches THRESHOLD and closes REST ticks after the last tick at or above THRESHOLD.
  *
  * The parameters were chosen on NAB (bench/nab) under the constraint that stationary Gaussian
  * noise is never flagged (tests/unit/gpu/test_anom.cc); docs/anomaly.md has the numbers. The
@@ -78,10 +77,10 @@
 #define LR_ANOM_SPATIAL 0.005f /* fraction of the range seen: margin of the spatial check */
 #endif
 #ifndef LR_ANOM_SPATIAL_Z
-#define LR_ANOM_SPATIAL_Z 2.0f /* deviations: the spatial check's smallest margin */
+#define LR_ANOM_SPATIAL_Z 3.0f /* deviations: the spatial check's smallest margin */
 #endif
 #ifndef LR_ANOM_SPATIAL_WARMUP
-#define LR_ANOM_SPATIAL_WARMUP 100.0f /* values before the spatial check applies */
+#define LR_ANOM_SPATIAL_WARMUP 300.0f /* values before the spatial check applies */
 #endif
 #ifndef LR_ANOM_RANGE
 #define LR_ANOM_RANGE 4.0f /* deviations either side of the level: the expected range */
