@@ -1,11 +1,12 @@
 #!/bin/bash
 # Anomaly scoring end to end (anomaly.*, docs/anomaly.md). linerate head-samples traces at 10 %
-# and scores every (service, span name, kind) series in 250 ms windows. Three services send
-# steady traffic (tests/tools/span_gen: 20 requests/s each, 5 one-span traces per request,
-# latency 20/30/15 ms +-20 %, no errors) for 20 s, enough windows to learn a baseline; then svc-a's
-# latency rises tenfold (200 ms) and 30 % of its spans fail. Checked:
+# and scores every (service, span name, kind) series in 500 ms windows. Three services send
+# steady traffic (tests/tools/span_gen: 20 requests/s each on average, Poisson arrivals, 5
+# one-span traces per request, latency 20/30/15 ms +-20 %, no errors) for 20 s, enough windows to
+# learn a baseline; then svc-a's latency rises tenfold (200 ms) and 30 % of its spans fail.
+# Checked:
 #   - a linerate.anomaly log record (state opened) for svc-a reaches the otlp_logs topic within
-#     5 s of the change; none ever names svc-b or svc-c;
+#     10 s of the change; none ever names svc-b or svc-c;
 #   - GET /anomalies lists svc-a (and only it) while it is open;
 #   - while svc-a is open (the traces sent after the test saw it open, phase 2 of span_gen, and
 #     before it closed), every one of its traces is in otlp_spans: kept at 100 %
@@ -16,10 +17,13 @@
 source "$(dirname "$0")/lib.sh"
 
 TAG=a11ce000
-start_linerate --set anomaly.enabled=true --set anomaly.window_ms=250 \
+# Memory acks: a spool fsync stalling on a busy disk holds every service's requests back at once,
+# which the count feature rightly sees as an anomaly of every series (windows follow arrival).
+start_linerate --set anomaly.enabled=true --set anomaly.window_ms=500 \
+    --set receivers.otlp.protocols.http.ack=memory --set receivers.otlp.protocols.grpc.ack=memory \
     --set processors.probabilistic_sampler.enabled=true \
     --set processors.probabilistic_sampler.sampling_percentage=10
-grep -q "^  anomaly     cpu (anomaly.device auto), window 250 ms" "$WORK/linerate.out" ||
+grep -q "^  anomaly     [a-z].* (anomaly.device auto), window 500 ms" "$WORK/linerate.out" ||
     fail "the start-up block does not say which device anomaly.device auto chose"
 
 "$TOOLS/span_gen" --target 127.0.0.1:$HTTP_PORT --tag $TAG --rate 20 --spans 5 \
@@ -47,9 +51,9 @@ for i in $(seq 1 300); do [ -f "$WORK/changed" ] && break; sleep 0.05; done
 [ -f "$WORK/changed" ] || fail "span_gen did not reach the change"
 t_change=$(date +%s%N)
 
-# The opening record for svc-a, within 5 s.
+# The opening record for svc-a, within 10 s (20 windows; 2 to 5 s measured).
 found=0
-for i in $(seq 1 50); do
+while [ $(($(date +%s%N) - t_change)) -lt 10000000000 ]; do
     if logs | grep 'linerate.anomaly' | grep 'svc-a' | grep -q 'opened'; then
         found=1
         break
@@ -57,7 +61,7 @@ for i in $(seq 1 50); do
     sleep 0.1
 done
 t_found=$(date +%s%N)
-[ $found = 1 ] || fail "no linerate.anomaly record for svc-a in otlp_logs within 5 s of the change"
+[ $found = 1 ] || fail "no linerate.anomaly record for svc-a in otlp_logs within 10 s of the change"
 echo "anomaly record for svc-a in Kafka $(((t_found - t_change) / 1000000)) ms after the change"
 logs | grep 'linerate.anomaly' | head -1 | grep -q 'GET /api' || fail "the record lacks the operation"
 
@@ -107,7 +111,9 @@ within_10pct "$(($(count 01 01) + $(count 01 02)))" "$(($(sent svc-b 1) + $(sent
 within_10pct "$(($(count 02 01) + $(count 02 02)))" "$(($(sent svc-c 1) + $(sent svc-c 2)))" \
     "svc-c after the change"
 
-if logs | grep 'linerate.anomaly' | grep -q 'svc-[bc]'; then
+logs >"$WORK/logs.txt"
+if grep "linerate.anomaly" "$WORK/logs.txt" | grep -q "svc-[bc]"; then
+    grep -ao "anomaly [a-z]*: [^(]*([a-z]*): [^)]*)" "$WORK/logs.txt" >&2
     fail "an anomaly record names an unaffected service"
 fi
 kept=$(metric linerate_anomaly_kept_spans_total)
