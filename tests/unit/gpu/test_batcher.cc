@@ -188,9 +188,10 @@ std::vector<record> events(bh *h)
     return out;
 }
 
-// Two series, one window each 100 ms; after a steady stretch svc-a's latency rises tenfold and
-// 30 % of its spans fail. It opens within 3 windows (svc-b never does), is published and listed,
-// and closes once it is back to normal.
+// Two series, one window each 100 ms; after a steady stretch (400 windows: past the detector's
+// 300-value warm-up of its range check; after 120 it took 6 windows) svc-a's latency rises
+// tenfold and 30 % of its spans fail. It opens within 3 windows (svc-b never does), is published
+// and listed, and closes once it is back to normal.
 TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
 {
     harness b(opts(1));
@@ -209,9 +210,9 @@ TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
     };
     lr_feat_entry a = entry("svc-a", "GET /api", 1, 0, 20, rng);
     lr_feat_entry bb = entry("svc-b", "GET /api", 1, 0, 30, rng);
-    for (int i = 0; i < 120; i++)
+    for (int i = 0; i < 400; i++)
         window(20, 0);
-    EXPECT_EQ(b.stat("ticks"), 120u);
+    EXPECT_EQ(b.stat("ticks"), 400u);
     EXPECT_EQ(b.stat("opened"), 0u) << "steady traffic opened an anomaly";
     EXPECT_TRUE(events(b.h).empty());
     EXPECT_FALSE(lr_anom_snap_has(bh_snap(b.h), a.key.hash));
