@@ -62,7 +62,7 @@
 #define LR_ANOM_Z_SCALE 8.0f /* deviations: squashes the raw surprise */
 #endif
 #ifndef LR_ANOM_K_LEVEL
-#define LR_ANOM_K_LEVEL 2.0f /* weight of the short-term level's deviation */
+#define LR_ANOM_K_LEVEL 4.0f /* weight of the short-term level's deviation */
 #endif
 #ifndef LR_ANOM_K_VAR
 #define LR_ANOM_K_VAR 1.0f /* weight of the short-term scale's ratio */
