@@ -4,23 +4,31 @@
  * turn off floating-point contraction (gcc -ffp-contract=off, nvcc -fmad=false) so that the only
  * differences left are the last-bit ones of expf/logf/erfcf/sqrtf between glibc and CUDA's libm.
  *
- * Per feature (fixed size, 48 bytes; no per-series allocation):
+ * Per feature (fixed size, 56 bytes; no per-series allocation):
  *   1. Robust level and scale: an EWMA of the value and an EWMA of its absolute deviation from
  *      that level (1/n averaging until n reaches W_LONG ticks, then 1/W_LONG). Updates are
  *      clipped at CLIP deviations, so one outlier moves the level little while a lasting shift
  *      is followed within a few dozen ticks (the deviation grows geometrically under clipping).
  *   2. Raw surprise r in [0, 1): the largest of the point deviation |x - level| / scale, the
  *      step |x - previous x| / its typical size, the short-term level's deviation (level
- *      shifts) and the short-term scale's ratio to the long-term one (variance changes),
- *      squashed by r = 1 - exp(-(z / Z_SCALE)^2).
+ *      shifts; the short level learns values clipped at CLIP_S deviations, so a lone spike does
+ *      not hold it up) and the short-term scale's ratio to the long-term one (variance
+ *      changes), squashed by r = 1 - exp(-(z / Z_SCALE)^2).
  *   3. Anomaly likelihood (Numenta's step, Ahmad et al. 2017): a short EWMA of r (W_RSHORT)
  *      against the long-run mean and variance of that same average (W_RLONG); the Gaussian tail
  *      probability Q becomes the score -ln(Q + 1e-10) / ln(1e10), in [0, 1] (0.5: Q = 1e-5).
  *   4. Spatial check (after Numenta's NAB detector): a value beyond the whole range seen so far
- *      by more than max(SPATIAL of that range, SPATIAL_Z deviations) scores 1, once the feature
- *      has SPATIAL_WARMUP values. The SPATIAL_Z floor and the warm-up keep records in stationary
- * noise from being flagged. Per series: score = the largest feature score; the series opens when it
- * reaches THRESHOLD and closes REST ticks after the last tick at or above THRESHOLD.
+ *      by more than max(SPATIAL of that range, min(SPATIAL_Z deviations, SPATIAL_ZD typical
+ *      steps)) scores 1, once the feature has SPATIAL_WARMUP values. The floor and the warm-up
+ *      keep records in stationary noise from being flagged (both floors are about 2.4 sigma on
+ *      white noise); the step floor keeps the margin at the noise's size on series whose level
+ *      moves between regimes (cycles, on/off loads), where the deviation is far larger.
+ *   5. Flat check: once the feature has SPATIAL_WARMUP values, it scores 1 while the share of
+ *      still steps (|step| within the scale floor) over the last W_FLAT ticks is above FLAT and
+ *      its long-run share (W_LONG) is below FLAT_P: a series that nearly always moves has
+ *      stopped. Sparse series (error counts, repeated values) are exempt by the second test.
+ * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
+ * closes REST ticks after the last tick at or above THRESHOLD.
  *
  * The parameters were chosen on NAB (bench/nab) under the constraint that stationary Gaussian
  * noise is never flagged (tests/unit/gpu/test_anom.cc); docs/anomaly.md has the numbers. The
@@ -79,8 +87,23 @@
 #ifndef LR_ANOM_SPATIAL_Z
 #define LR_ANOM_SPATIAL_Z 3.0f /* deviations: the spatial check's smallest margin */
 #endif
+#ifndef LR_ANOM_SPATIAL_ZD
+#define LR_ANOM_SPATIAL_ZD 2.2f /* typical steps: the other smallest margin (the lesser counts) */
+#endif
 #ifndef LR_ANOM_SPATIAL_WARMUP
-#define LR_ANOM_SPATIAL_WARMUP 300.0f /* values before the spatial check applies */
+#define LR_ANOM_SPATIAL_WARMUP 300.0f /* values before the spatial and flat checks apply */
+#endif
+#ifndef LR_ANOM_CLIP_S
+#define LR_ANOM_CLIP_S 6.0f /* deviations: the largest step one value makes in the short level */
+#endif
+#ifndef LR_ANOM_W_FLAT
+#define LR_ANOM_W_FLAT 24.0f /* ticks: the short share of still steps (flat check) */
+#endif
+#ifndef LR_ANOM_FLAT
+#define LR_ANOM_FLAT 0.9f /* short share of still steps above which a feature is flat */
+#endif
+#ifndef LR_ANOM_FLAT_P
+#define LR_ANOM_FLAT_P 0.2f /* ... if its long-run share of still steps is below this */
 #endif
 #ifndef LR_ANOM_RANGE
 #define LR_ANOM_RANGE 4.0f /* deviations either side of the level: the expected range */
@@ -105,6 +128,8 @@ struct lr_anom_fstate {
     float hi;      /* largest value seen */
     float prev;    /* the previous value */
     float dscale;  /* long EWMA of |value - previous value| */
+    float still_s; /* short EWMA of [step <= floor]: still steps */
+    float still;   /* long EWMA of the same */
 };
 
 struct lr_anom_sstate {
@@ -130,6 +155,8 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
         s.hi = x;
         s.prev = x;
         s.dscale = 0.0f;
+        s.still_s = 0.0f;
+        s.still = 0.0f;
         *lo = x;
         *hi = x;
         *st = s;
@@ -146,12 +173,19 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     float ad = fabsf(d);
     float z_point = ad / sc;
     float a_s = 1.0f / LR_ANOM_W_SHORT;
-    float level_s = s.level_s + a_s * (x - s.level_s);
+    /* The short level learns the value clipped at CLIP_S deviations: a lone spike moves it by
+     * CLIP_S / W_SHORT deviations at most, not its full height (which held z_level up for a
+     * dozen ticks after every spike), while a lasting shift still moves it all the way. */
+    float lim_s = LR_ANOM_CLIP_S * sc;
+    float xs = d > lim_s ? s.level + lim_s : (d < -lim_s ? s.level - lim_s : x);
+    float level_s = s.level_s + a_s * (xs - s.level_s);
     float scale_s = s.scale_s + a_s * (ad - s.scale_s);
     float z_level = fabsf(level_s - s.level) / sc;
     float z_var = scale_s / sc;
     float step = fabsf(x - s.prev);
     float z_step = step / (s.dscale + floor);
+    float still = step <= floor ? 1.0f : 0.0f;
+    float still_s = s.still_s + (1.0f / LR_ANOM_W_FLAT) * (still - s.still_s);
     float z = z_point;
     if (z_step * LR_ANOM_K_STEP > z)
         z = z_step * LR_ANOM_K_STEP;
@@ -179,9 +213,21 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
         if (score > 1.0f)
             score = 1.0f;
         float tol = (s.hi - s.lo) * LR_ANOM_SPATIAL;
-        if (tol < LR_ANOM_SPATIAL_Z * sc)
-            tol = LR_ANOM_SPATIAL_Z * sc;
+        /* The floor in units of the typical step too: a series that moves between regimes
+         * (daily cycles, on/off loads) has a level scale far above its noise, and a new record
+         * of the regime's own noise is what the check is after. On white noise the step is
+         * about 1.41 times the deviation, so both floors are about 2.4 sigma there. */
+        float tz = LR_ANOM_SPATIAL_ZD * (s.dscale + floor);
+        if (tz > LR_ANOM_SPATIAL_Z * sc)
+            tz = LR_ANOM_SPATIAL_Z * sc;
+        if (tol < tz)
+            tol = tz;
         if (s.n >= LR_ANOM_SPATIAL_WARMUP && (x > s.hi + tol || x < s.lo - tol))
+            score = 1.0f;
+        /* Flat check: a feature that nearly always moves and has stopped (a stuck gauge, a
+         * cycle that stalls). Sparse features (error counts, mostly equal values) have a high
+         * long-run share of still steps and are exempt. */
+        if (s.n >= LR_ANOM_SPATIAL_WARMUP && still_s > LR_ANOM_FLAT && s.still < LR_ANOM_FLAT_P)
             score = 1.0f;
     }
     if (x > s.hi)
@@ -201,6 +247,8 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     float lim_d = LR_ANOM_CLIP * (s.dscale + floor);
     s.dscale = s.dscale + a_l * ((step > lim_d ? lim_d : step) - s.dscale);
     s.prev = x;
+    s.still_s = still_s;
+    s.still = s.still + a_l * (still - s.still);
     s.level_s = level_s;
     s.scale_s = scale_s;
     float dr = r_s - s.r_mean;
