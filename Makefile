@@ -87,6 +87,24 @@ $(BUILD)/obj/%.o: %.c build/proto/.stamp
 	$(Q)$(CC) $(CFLAGS_ALL) -c $< -o $@
 
 $(BUILD)/obj/dataplane/dpdk.o: CFLAGS_ALL += $(DPDK_CFLAGS)
+# gpu/anom_algo.h runs on the CPU and in CUDA: no contraction into FMAs on either side.
+$(BUILD)/obj/gpu/%.o: CFLAGS_ALL += -ffp-contract=off
+
+# CUDA (gpu/anom_cuda.cu) when nvcc is found: sm_80 and sm_90, cudart linked statically so that
+# binaries run where there is no GPU (the detector then uses its CPU reference). `make NVCC=`
+# builds CPU-only. nvcc compiles without sanitizers, in the ASan build too.
+NVCC ?= $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+ifneq ($(strip $(NVCC)),)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_OBJ   = $(BUILD)/obj/gpu/anom_cuda.o
+PKG_LIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
+$(BUILD)/obj/gpu/anom.o: CFLAGS_ALL += -DLR_HAVE_CUDA
+$(CUDA_OBJ): gpu/anom_cuda.cu gpu/anom_algo.h gpu/anom_cuda.h include/linerate/anomaly.h
+	@mkdir -p $(dir $@)
+	$(Q)$(NVCC) -std=c++17 -O2 -g -fmad=false -Iinclude -gencode arch=compute_80,code=sm_80 \
+	  -gencode arch=compute_90,code=sm_90 -Xcompiler -Wall,-Wextra,-Werror -c $< -o $@
+$(LIB_GPU): $(CUDA_OBJ)
+endif
 
 # ---- eBPF host probes (bpf/hostprobes.bpf.c -> a libbpf skeleton for control/hostmetrics.c) ----
 # vmlinux.h comes from the build machine's BTF and the skeleton from bpftool, both into the build
@@ -124,6 +142,7 @@ $(BUILD)/tests/unit/%: tests/unit/%.cc $(LIBS_ALL) build/proto/.stamp
 # such tests reach their subject through a C harness beside them, linked in (*_harness.o).
 $(BUILD)/tests/unit/dataplane/test_otlp_http: $(call obj,tests/unit/dataplane/otlp_http_harness.c)
 $(BUILD)/tests/unit/control/test_sampling_api: $(call obj,tests/unit/control/sampling_api_harness.c)
+$(BUILD)/tests/unit/gpu/test_batcher: $(call obj,tests/unit/gpu/batcher_harness.c)
 
 $(BUILD)/tests/tools/%: tests/tools/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
@@ -134,14 +153,24 @@ $(BUILD)/bench/%: bench/%.c $(LIBS_ALL) build/proto/.stamp
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
 
+# bench/nab and its scorer's unit test link bench/nab_score.c (NAB's scoring method).
+NAB_SCORE_OBJ = $(call obj,bench/nab_score.c)
+$(BUILD)/bench/nab: bench/nab.c $(NAB_SCORE_OBJ) $(LIBS_ALL) build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS_ALL) -o $@ $< $(NAB_SCORE_OBJ) $(LINK_LIBS) $(PKG_LIBS) $(LDFLAGS_ALL) $(DPDK_LIBS)
+$(BUILD)/tests/unit/bench/test_nab_score: tests/unit/bench/test_nab_score.cc $(NAB_SCORE_OBJ)
+	@mkdir -p $(dir $@)
+	$(Q)$(CXX) $(CXXFLAGS_ALL) -Itests -o $@ $< $(NAB_SCORE_OBJ) -lgtest -lgtest_main -lpthread -lm $(LDFLAGS_ALL)
+
 # ---- fuzzing (clang libFuzzer + ASan + UBSan) -------------------------------------------------
 FUZZ_BUILD = build-fuzz
 # dataplane/dpdk.c builds as stubs here (LR_NO_DPDK): the fuzzers never open a port.
 FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU_SOURCE -Iinclude \
               -I$(PROTO_GEN) $(PKG_CFLAGS) -DLR_NO_DPDK
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
-# control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr.
-FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c $(PROTO_C)
+# control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr;
+# gpu/features.c: they count anomaly features per span.
+FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c gpu/features.c $(PROTO_C)
 fuzz-build: build/proto/.stamp
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)

@@ -17,6 +17,7 @@
 #include "adapt.h"
 #include "admin.h"
 #include "hostmetrics.h"
+#include "linerate/batcher.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
 #include "linerate/spool.h"
@@ -147,6 +148,103 @@ static void tail_metrics(FILE *f, const struct lr_cp_state *st, uint32_t nw)
     }
 }
 
+/* Anomaly scoring (anomaly.enabled): the workers' feature counters and the batcher's. */
+static void anomaly_metrics(FILE *f, const struct lr_cp_state *st, uint32_t nw)
+{
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } wk[] = {
+        { "linerate_anomaly_spans_total", "Spans counted into an anomaly series.",
+          offsetof(struct lr_worker_stats, anom_spans) },
+        { "linerate_anomaly_overflow_spans_total",
+          "Spans not counted: their series did not fit a worker's table (anomaly.max_series).",
+          offsetof(struct lr_worker_stats, anom_overflow) },
+        { "linerate_anomaly_windows_total", "Worker windows handed to the batcher.",
+          offsetof(struct lr_worker_stats, anom_windows) },
+        { "linerate_anomaly_windows_lost_total",
+          "Worker windows dropped: the batcher's ring was full (or no memory).",
+          offsetof(struct lr_worker_stats, anom_windows_lost) },
+        { "linerate_anomaly_kept_spans_total",
+          "Spans the head sampler dropped and an open anomaly kept (anomaly.keep_percent).",
+          offsetof(struct lr_worker_stats, anom_kept) },
+    };
+    for (size_t k = 0; k < sizeof(wk) / sizeof(wk[0]); k++) {
+        uint64_t sum = 0;
+        for (uint32_t i = 0; i < nw; i++) {
+            const struct lr_worker_stats *ws = lr_dp_workers_info(st->workers, i)->stats;
+            sum += lr_stat_get((const lr_counter *)((const char *)ws + wk[k].off));
+        }
+        family(f, wk[k].name, "counter", wk[k].help);
+        fprintf(f, "%s %llu\n", wk[k].name, (unsigned long long)sum);
+    }
+    const struct lr_gpu_batcher_stats *b = lr_gpu_batcher_stats(st->batcher);
+    static const struct {
+        const char *name, *type, *help;
+        size_t off;
+    } bt[] = {
+        { "linerate_anomaly_ticks_total", "counter", "Windows scored.",
+          offsetof(struct lr_gpu_batcher_stats, ticks) },
+        { "linerate_anomaly_series", "gauge", "Series holding a detector slot.",
+          offsetof(struct lr_gpu_batcher_stats, series) },
+        { "linerate_anomaly_open", "gauge", "Series open (flagged, or in their rest period) now.",
+          offsetof(struct lr_gpu_batcher_stats, open) },
+        { "linerate_anomaly_opened_total", "counter", "Anomaly openings.",
+          offsetof(struct lr_gpu_batcher_stats, opened) },
+        { "linerate_anomaly_closed_total", "counter", "Anomaly closings.",
+          offsetof(struct lr_gpu_batcher_stats, closed) },
+        { "linerate_anomaly_overflow_series_total", "counter",
+          "Series-windows not scored: every detector slot was taken (anomaly.max_series).",
+          offsetof(struct lr_gpu_batcher_stats, overflow_series) },
+        { "linerate_anomaly_evicted_series_total", "counter",
+          "Series forgotten after anomaly.idle_windows windows without a span.",
+          offsetof(struct lr_gpu_batcher_stats, evicted) },
+        { "linerate_anomaly_late_windows_total", "counter",
+          "Worker windows that arrived after their window was scored (dropped).",
+          offsetof(struct lr_gpu_batcher_stats, late_windows) },
+        { "linerate_anomaly_checks_total", "counter",
+          "Series-checks done: detector rows in all launches.",
+          offsetof(struct lr_gpu_batcher_stats, rows) },
+        { "linerate_anomaly_step_errors_total", "counter",
+          "Detector launches that failed (their window's scores are lost).",
+          offsetof(struct lr_gpu_batcher_stats, step_errors) },
+        { "linerate_anomaly_events_lost_total", "counter",
+          "Anomaly event records dropped: the output ring was full.",
+          offsetof(struct lr_gpu_batcher_stats, events_lost) },
+    };
+    for (size_t k = 0; k < sizeof(bt) / sizeof(bt[0]); k++) {
+        family(f, bt[k].name, bt[k].type, bt[k].help);
+        fprintf(f, "%s %llu\n", bt[k].name,
+                (unsigned long long)lr_stat_get((const lr_counter *)((const char *)b + bt[k].off)));
+    }
+    uint64_t cum = 0, launches = lr_stat_get(&b->launches);
+    family(f, "linerate_anomaly_batch_size", "histogram", "Series in one detector launch.");
+    for (int i = 0; i < LR_GPU_BATCH_BUCKETS; i++) {
+        cum += lr_stat_get(&b->batch_size[i]);
+        fprintf(f, "linerate_anomaly_batch_size_bucket{le=\"%llu\"} %llu\n",
+                (unsigned long long)(1ull << i) - 1, (unsigned long long)cum);
+    }
+    fprintf(f, "linerate_anomaly_batch_size_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)launches);
+    fprintf(f, "linerate_anomaly_batch_size_sum %llu\n", (unsigned long long)lr_stat_get(&b->rows));
+    fprintf(f, "linerate_anomaly_batch_size_count %llu\n", (unsigned long long)launches);
+    cum = 0;
+    family(f, "linerate_anomaly_step_seconds", "histogram",
+           "Time of one detector launch (all series of a tick, up to anomaly.batch_max_size).");
+    for (int i = 0; i < LR_GPU_STEP_BUCKETS; i++) {
+        cum += lr_stat_get(&b->step_us[i]);
+        fprintf(f, "linerate_anomaly_step_seconds_bucket{le=\"%g\"} %llu\n",
+                (double)(1ull << i) / 1e6, (unsigned long long)cum);
+    }
+    fprintf(f, "linerate_anomaly_step_seconds_bucket{le=\"+Inf\"} %llu\n",
+            (unsigned long long)launches);
+    fprintf(f, "linerate_anomaly_step_seconds_sum %.9f\n", (double)lr_stat_get(&b->step_ns) / 1e9);
+    fprintf(f, "linerate_anomaly_step_seconds_count %llu\n", (unsigned long long)launches);
+    family(f, "linerate_anomaly_device_info", "gauge", "The detector's device (anomaly.device).");
+    fprintf(f, "linerate_anomaly_device_info{device=\"%s\"} 1\n",
+            lr_gpu_batcher_device(st->batcher));
+}
+
 void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
 {
     uint32_t nw = st->workers ? lr_dp_workers_count(st->workers) : 0;
@@ -178,6 +276,8 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     }
     if (st->cfg->tail.enabled && st->workers)
         tail_metrics(f, st, nw);
+    if (st->batcher && st->workers)
+        anomaly_metrics(f, st, nw);
     /* Head sampling: written while configured on, or once anything was counted (a PUT /sampling
      * may turn it on at run time). */
     uint64_t smp[2] = { 0, 0 }, lsmp[2] = { 0, 0 }, forced = 0;
@@ -511,13 +611,26 @@ static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_
             resp->extra_headers = "Allow: GET, HEAD, PUT\r\n";
             fprintf(f, "{\"error\":\"method not allowed\"}\n");
         }
+    } else if (lr_slice_eq(req->path, "/anomalies")) {
+        resp->content_type = "application/json";
+        if (!get) {
+            resp->status = 405;
+            resp->extra_headers = "Allow: GET, HEAD\r\n";
+            fprintf(f, "{\"error\":\"method not allowed\"}\n");
+        } else if (!a->st->batcher) {
+            resp->status = 404;
+            fprintf(f, "{\"error\":\"anomaly scoring is off (anomaly.enabled)\"}\n");
+        } else {
+            resp->status = 200;
+            lr_gpu_batcher_write_open(a->st->batcher, f);
+        }
     } else if (lr_slice_eq(req->path, "/metrics")) {
         resp->status = 200;
         resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
         lr_cp_metrics_write(a->st, f);
     } else {
         resp->status = 404;
-        fprintf(f, "not found; try /health, /ready, /metrics or /sampling\n");
+        fprintf(f, "not found; try /health, /ready, /metrics, /sampling or /anomalies\n");
     }
     fclose(f);
     set_body(a, resp, buf, lr_slice_eq(req->method, "HEAD") ? 0 : len);

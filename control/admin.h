@@ -16,6 +16,7 @@
 struct lr_cp_adapt;
 struct lr_cp_sampling;
 struct lr_cp_host;
+struct lr_gpu_batcher;
 
 /* What the admin endpoint reports on (borrowed, owned by main). */
 struct lr_cp_state {
@@ -29,6 +30,7 @@ struct lr_cp_state {
     struct lr_cp_adapt *adapt;       /* the adaptive sampling controller; NULL while it is off */
     struct lr_cp_sampling *sampling; /* GET/PUT /sampling (control/sampling_api.h) */
     struct lr_cp_host *host;         /* the eBPF host probes; NULL while host_metrics is off */
+    struct lr_gpu_batcher *batcher;  /* the anomaly batcher; NULL while anomaly.enabled is off */
 };
 
 /* Something in the control thread's epoll set: data.ptr points at one of these. */

@@ -651,6 +651,76 @@ static const struct row host_rows[] = {
              "every BPF program on the host while linerate runs." },
 };
 
+static const struct row anomaly_rows[] = {
+    { .key = "anomaly.enabled",
+      .type = T_BOOL,
+      FIELD(anomaly.enabled),
+      .def = "false",
+      .doc = "Score every (service.name, span name, span kind) series each window for anomalies, "
+             "write each opening and closing to the logs topic as a `linerate.anomaly` log "
+             "record, and keep the traces of open series at `keep_percent`. Off by default: "
+             "it adds records to the logs topic and overrides head sampling for open series, so "
+             "what reaches Kafka is no longer exactly what the Collector would write "
+             "(docs/anomaly.md)." },
+    { .key = "anomaly.device",
+      .type = T_ENUM,
+      FIELD(anomaly.device),
+      .choices = "auto|cpu|cuda",
+      .def = "auto",
+      .doc = "Where the detector runs: `cuda` (a GPU, or linerate does not start), `cpu` (the "
+             "reference implementation), `auto` (the GPU when the CUDA runtime finds one, else "
+             "the CPU; the start-up block says which)." },
+    { .key = "anomaly.window_ms",
+      .type = T_MS,
+      FIELD(anomaly.window_ms),
+      .min = 100,
+      .max = 60000,
+      .def = "1000",
+      .doc = "Length of one window (one detector tick): each series' request count, error count "
+             "and latency p50/p95/p99 are computed over it." },
+    { .key = "anomaly.max_series",
+      .type = T_UINT,
+      FIELD(anomaly.max_series),
+      .min = 1,
+      .max = 1048576,
+      .def = "4096",
+      .doc = "Series tracked at once, per worker and by the detector; spans of further series "
+             "are counted (`linerate_anomaly_overflow_spans_total`) and not scored. Each worker "
+             "holds about 1 KiB per series touched in a window." },
+    { .key = "anomaly.keep_percent",
+      .type = T_PERCENT,
+      FIELD(anomaly.keep_percent),
+      .def = "100",
+      .doc = "While a series is open, share of its traces kept by head sampling, whatever the "
+             "sampling rate (decided on the trace id, so all spans of a trace agree, and with "
+             "the rest of the trace in the same request)." },
+    { .key = "anomaly.batch_max_size",
+      .type = T_UINT,
+      FIELD(anomaly.batch_max_size),
+      .min = 1,
+      .max = 16777216,
+      .def = "65536",
+      .doc = "Most series in one detector launch; a tick with more series takes several." },
+    { .key = "anomaly.batch_max_wait_ms",
+      .type = T_MS,
+      FIELD(anomaly.batch_max_wait_ms),
+      .min = 1,
+      .max = 60000,
+      .def = "250",
+      .doc = "After a window ends, how long the batcher waits for every worker's share of it "
+             "before it scores what it has (workers hand their windows over within 100 ms). A "
+             "share that arrives later is counted (`linerate_anomaly_late_windows_total`) and "
+             "dropped." },
+    { .key = "anomaly.idle_windows",
+      .type = T_UINT,
+      FIELD(anomaly.idle_windows),
+      .min = 1,
+      .max = 1000000,
+      .def = "300",
+      .doc = "A series with no span for this many windows is forgotten (its detector state "
+             "reset, its slot free); until then each window without spans scores a count of 0." },
+};
+
 static const struct row admin_rows[] = {
     { .key = "admin.endpoint",
       .type = T_ENDPOINT,
@@ -720,6 +790,10 @@ static const struct section sections[] = {
     { "processors.adaptive_sampling",
       "The backpressure controller: the head-sampling rate follows the Kafka queue and the spool.",
       adaptive_rows, N_ROWS(adaptive_rows) },
+    { "anomaly",
+      "Anomaly scoring of every service's operations in batches (GPU or CPU), its events and "
+      "the sampling boost (docs/anomaly.md).",
+      anomaly_rows, N_ROWS(anomaly_rows) },
     { "spool",
       "The write-ahead spool: what was acknowledged and is not yet in Kafka, on disk, per "
       "worker.",

@@ -24,6 +24,7 @@
 #include "fsutil.h"
 #include "hostmetrics.h"
 #include "kafka.h"
+#include "linerate/batcher.h"
 #include "linerate/config.h"
 #include "linerate/msg.h"
 #include "linerate/spool.h"
@@ -127,6 +128,15 @@ static void print_banner(const struct lr_config *cfg, const struct lr_cp_state *
                "produced\n");
     printf("  topics      %s %s %s\n", lr_cp_kafka_topic(st->kafka, LR_SIG_TRACES),
            lr_cp_kafka_topic(st->kafka, LR_SIG_METRICS), lr_cp_kafka_topic(st->kafka, LR_SIG_LOGS));
+    if (st->batcher)
+        printf("  anomaly     %s%s, window %u ms, up to %u series, open series' traces kept at "
+               "%.3g%%  GET /anomalies\n",
+               lr_gpu_batcher_device(st->batcher),
+               cfg->anomaly.device == 0 ? " (anomaly.device auto)" : "",
+               (unsigned)cfg->anomaly.window_ms, (unsigned)cfg->anomaly.max_series,
+               cfg->anomaly.keep_percent);
+    else
+        printf("  anomaly     off (anomaly.enabled)\n");
     printf("  run dir     %s (kafka.addr, linerate.pid)\n", cfg->service.run_dir);
     printf("  read back   kcat -C -b %s -t %s\n", b, lr_cp_kafka_topic(st->kafka, LR_SIG_TRACES));
     fflush(stdout);
@@ -313,9 +323,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "linerate: workers.cores: at most %d workers\n", MAX_SPOOLS);
         goto out;
     }
-    /* One ring per worker, then the host-metrics ring (the control thread produces into it). */
-    static struct lr_ring *rings[MAX_SPOOLS + 1];
-    static int notify_fds[MAX_SPOOLS + 1];
+    /* One ring per worker, then the host-metrics ring (the control thread produces into it)
+     * and the anomaly batcher's event records. */
+    static struct lr_ring *rings[MAX_SPOOLS + 2];
+    static int notify_fds[MAX_SPOOLS + 2];
     static struct lr_cp_spool *spools[MAX_SPOOLS];
     for (uint32_t i = 0; i < nw; i++) {
         rings[i] = lr_dp_workers_info(st.workers, i)->ring;
@@ -339,6 +350,19 @@ int main(int argc, char **argv)
         }
         rings[n_rings] = host_ring;
         notify_fds[n_rings++] = -1;
+    }
+    if (cfg.anomaly.enabled) {
+        static struct lr_ring *feat_rings[MAX_SPOOLS];
+        for (uint32_t i = 0; i < nw; i++)
+            feat_rings[i] = lr_dp_workers_info(st.workers, i)->feat_ring;
+        st.batcher = lr_gpu_batcher_start(&cfg, feat_rings, nw, lr_dp_workers_anomaly(st.workers),
+                                          err, sizeof(err));
+        if (!st.batcher) {
+            fprintf(stderr, "linerate: %s\n", err);
+            goto out;
+        }
+        rings[n_rings] = lr_gpu_batcher_out(st.batcher);
+        notify_fds[n_rings++] = -1; /* no worker waits on it */
     }
     st.kafka = lr_cp_kafka_start(&cfg, rings, n_rings, st.spools, st.n_spools, notify_fds, err,
                                  sizeof(err));
@@ -407,6 +431,8 @@ int main(int argc, char **argv)
         uint64_t t = now_ns();
         lr_cp_admin_tick(admin, t);
         lr_cp_sampling_reclaim(st.sampling);
+        if (st.batcher)
+            lr_gpu_batcher_quiesce(st.batcher);
         if (st.adapt)
             lr_cp_adapt_tick(st.adapt, &st, t);
         if (st.host)
@@ -425,6 +451,7 @@ int main(int argc, char **argv)
     fflush(stdout);
     atomic_store(&st.ready, false);
     lr_dp_workers_stop(st.workers, cfg.service.shutdown_grace_ms);
+    lr_gpu_batcher_stop(st.batcher); /* its last events go out with the rest */
     uint64_t left = lr_cp_kafka_stop(st.kafka, cfg.kafka.flush_timeout_ms);
     uint64_t spooled = 0;
     for (uint32_t i = 0; i < st.n_spools; i++) {
@@ -447,6 +474,7 @@ out:
     /* Workers first: they append to the spools until they stop. */
     if (st.workers)
         lr_dp_workers_stop(st.workers, 0);
+    lr_gpu_batcher_stop(st.batcher);
     lr_cp_admin_free(admin);
     lr_cp_host_free(st.host);
     lr_cp_kafka_free(st.kafka);
@@ -456,6 +484,8 @@ out:
             lr_msg_free(m);
         lr_ring_free(host_ring);
     }
+    lr_gpu_batcher_free(st.batcher); /* after the output thread (it pops the event ring), before
+                                        the workers' handle (it holds the snapshots' rt) */
     for (uint32_t i = 0; i < st.n_spools; i++)
         lr_cp_spool_close(st.spools[i]);
     lr_dp_workers_free(st.workers);

@@ -229,6 +229,8 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x)
     free(x->ts_off);
     free(x->ts_buf);
     free(x->spliced);
+    free(x->span_series);
+    lr_gpu_feat_table_fini(&x->feat);
     lr_dp_tail_free(x->tail);
     for (size_t i = 0; i < x->n_pend; i++)
         lr_msg_free(x->pend[i]);
@@ -591,7 +593,7 @@ static int queue_spool(struct lr_dp_otlp_ctx *x, const char **why)
 static bool needs_items(const struct lr_dp_otlp_ctx *x, enum lr_signal sig)
 {
     if (sig == LR_SIG_TRACES)
-        return x->cfg->kafka.partition_traces_by_id || x->sampling || x->tail;
+        return x->cfg->kafka.partition_traces_by_id || x->sampling || x->tail || x->feat.e;
     return sig == LR_SIG_LOGS && x->sampling_logs;
 }
 
@@ -654,12 +656,17 @@ static uint64_t id_hash(const uint8_t id[16])
     return a ^ (a >> 32);
 }
 
-/* The adaptive always-keep rule, while the rate is lowered: marks in x->force the spans with
- * status ERROR or lasting at least processors.adaptive_sampling.latency_threshold_ms (0: errors
- * only), then every span sharing a trace id with a marked one in this request. The marked spans'
+/* Spans kept whatever the sampler decides, with the rest of their trace in this request. Seeds:
+ * FORCE_ADAPTIVE, while the adaptive rate is lowered, for spans with status ERROR or lasting at
+ * least processors.adaptive_sampling.latency_threshold_ms (0: errors only); FORCE_ANOMALY for
+ * spans of an open anomaly series whose trace falls within anomaly.keep_percent (decided on the
+ * trace id's randomness, so every span of a trace, in any request and on any worker, agrees).
+ * Then every span sharing a trace id with a seeded one gets that trace's marks. The seeded spans'
  * trace ids go into an open-addressing table (span indices, UINT32_MAX empty) of at least twice
- * their count, so the second pass stays O(n) when many spans are errors. Returns 0 or -ENOMEM. */
-static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n)
+ * their count, so the spreading stays O(n) when many spans are seeded. Returns 0 or -ENOMEM. */
+#define FORCE_ADAPTIVE 1u
+#define FORCE_ANOMALY 2u
+static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n, bool adaptive, bool anomaly)
 {
     uint64_t lim = (uint64_t)x->cfg->adaptive.latency_threshold_ms * 1000000ull;
     const struct lr_otlp_item *items = x->view.items;
@@ -667,9 +674,17 @@ static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n)
 
     for (i = 0; i < n; i++) {
         const struct lr_otlp_item *it = &items[i];
-        bool slow = lim && it->end_ns >= it->start_ns && it->end_ns - it->start_ns >= lim;
-        x->force[i] = it->status_code == STATUS_CODE_ERROR || slow;
-        k += x->force[i];
+        uint8_t f = 0;
+        if (adaptive) {
+            bool slow = lim && it->end_ns >= it->start_ns && it->end_ns - it->start_ns >= lim;
+            if (it->status_code == STATUS_CODE_ERROR || slow)
+                f |= FORCE_ADAPTIVE;
+        }
+        if (anomaly && lr_anom_snap_has(x->snap, x->span_series[i]) &&
+            lr_dp_sample_trace_randomness(it->trace_id) < x->anom_keep_below)
+            f |= FORCE_ANOMALY;
+        x->force[i] = f;
+        k += f != 0;
     }
     if (k == 0 || k == n)
         return 0;
@@ -680,6 +695,7 @@ static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n)
         return -ENOMEM;
     uint32_t *tab = x->force_tab;
     memset(tab, 0xff, cap * sizeof(*tab));
+    /* The first seeded span of each trace holds the marks of all its seeded spans. */
     for (i = 0; i < n; i++) {
         if (!x->force[i])
             continue;
@@ -688,15 +704,82 @@ static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n)
             h = (h + 1) & (cap - 1);
         if (tab[h] == UINT32_MAX)
             tab[h] = i;
+        else
+            x->force[tab[h]] |= x->force[i];
     }
     for (i = 0; i < n; i++) {
-        if (x->force[i])
-            continue;
         size_t h = (size_t)id_hash(items[i].trace_id) & (cap - 1);
         while (tab[h] != UINT32_MAX && memcmp(items[tab[h]].trace_id, items[i].trace_id, 16) != 0)
             h = (h + 1) & (cap - 1);
-        x->force[i] = tab[h] != UINT32_MAX;
+        if (tab[h] != UINT32_MAX)
+            x->force[i] = x->force[tab[h]];
     }
+    return 0;
+}
+
+/* ---- anomaly features ------------------------------------------------------------------------ */
+
+int lr_dp_otlp_anom_init(struct lr_dp_otlp_ctx *x, struct lr_ring *ring, struct lr_anom_rt *rt)
+{
+    const struct lr_config *c = x->cfg;
+    if (!ring || !rt || c->anomaly.window_ms == 0)
+        return -EINVAL;
+    if (lr_gpu_feat_table_init(&x->feat, c->anomaly.max_series) < 0)
+        return -ENOMEM;
+    x->feat_ring = ring;
+    x->anom = rt;
+    x->window_ns = (uint64_t)c->anomaly.window_ms * 1000000ull;
+    x->feat_window = now_mono_ns() / x->window_ns;
+    /* keep_percent of the 2^56 randomness values; 100 % keeps all (2^56 is above every one). */
+    x->anom_keep_below = (uint64_t)(c->anomaly.keep_percent / 100.0 * 72057594037927936.0);
+    return 0;
+}
+
+/* Hands the finished window to the batcher once the clock is past it. One message per window
+ * that had the worker's attention, empty or not: the batcher scores a window as soon as every
+ * worker has handed it over. */
+static void anom_roll(struct lr_dp_otlp_ctx *x, uint64_t now_ns)
+{
+    uint64_t w = now_ns / x->window_ns;
+    if (w == x->feat_window)
+        return;
+    uint64_t overflow = x->feat.overflow;
+    struct lr_feat_window *m = lr_gpu_feat_take(&x->feat, x->worker, x->feat_window);
+    lr_stat_add(&x->stats->anom_overflow, overflow);
+    if (m && lr_ring_push(x->feat_ring, m)) {
+        lr_stat_add(&x->stats->anom_windows, 1);
+    } else {
+        free(m);
+        lr_stat_add(&x->stats->anom_windows_lost, 1);
+    }
+    x->feat_window = w;
+}
+
+/* Counts every span of the (walked) request into this window's series table, and notes each
+ * span's series for the sampling boost. The service name is hashed once per resource. */
+static int features_add(struct lr_dp_otlp_ctx *x)
+{
+    anom_roll(x, now_mono_ns());
+    uint32_t n = x->view.n_items, last_r = UINT32_MAX;
+    if (grow((void **)&x->span_series, &x->span_series_cap, n, sizeof(*x->span_series)) < 0)
+        return -ENOMEM;
+    struct lr_slice service = { 0 };
+    uint64_t h0 = 0, counted = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct lr_otlp_item *it = &x->view.items[i];
+        uint32_t r = x->view.scopes[it->scope].resource;
+        if (r != last_r) {
+            service = x->view.resources[r].service_name;
+            h0 = lr_feat_hash_begin(service);
+            last_r = r;
+        }
+        uint64_t h = lr_feat_hash_end(h0, it->name, it->kind);
+        x->span_series[i] = h;
+        uint64_t dur = it->end_ns > it->start_ns ? it->end_ns - it->start_ns : 0;
+        counted += lr_gpu_feat_add(&x->feat, h, service, it->name, it->kind, dur,
+                                   it->status_code == STATUS_CODE_ERROR) == 0;
+    }
+    lr_stat_add(&x->stats->anom_spans, counted);
     return 0;
 }
 
@@ -733,7 +816,9 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
                         size_t *len)
 {
     static const uint8_t zero_id[16];
-    bool traces = sig == LR_SIG_TRACES, force = traces && x->lowered;
+    bool traces = sig == LR_SIG_TRACES;
+    bool anomaly = traces && x->snap && x->snap->n > 0 && x->span_series_cap >= x->view.n_items;
+    bool force = traces && (x->lowered || anomaly);
     const struct lr_dp_sampler *def = traces ? &x->sampler : &x->sampler_logs, *s = def;
     uint32_t n = x->view.n_items, last_r = UINT32_MAX;
     size_t cap = x->sample_cap;
@@ -749,10 +834,10 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
     if (grow((void **)&x->ts_off, &cap, n, sizeof(*x->ts_off)) < 0)
         return -ENOMEM;
     x->sample_cap = cap;
-    if (force && force_mark(x, n) < 0)
+    if (force && force_mark(x, n, x->lowered, anomaly) < 0)
         return -ENOMEM;
     x->ts_len = 0;
-    uint64_t kept = 0, forced = 0;
+    uint64_t kept = 0, forced = 0, anom_forced = 0;
     bool rewrite = false;
     char out[LR_DP_SAMPLE_TS_MAX_OUT];
     for (uint32_t i = 0; i < n; i++) {
@@ -781,6 +866,7 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
             x->keep[i] = 1;
             kept++;
             forced++;
+            anom_forced += (x->force[i] & FORCE_ANOMALY) != 0;
             continue;
         }
         x->keep[i] = res.keep;
@@ -800,8 +886,10 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
     if (traces) {
         lr_stat_add(&x->stats->sampled[1], kept - forced);
         lr_stat_add(&x->stats->sampled[0], n - kept + forced);
-        if (forced)
-            lr_stat_add(&x->stats->force_kept, forced);
+        if (forced > anom_forced)
+            lr_stat_add(&x->stats->force_kept, forced - anom_forced);
+        if (anom_forced)
+            lr_stat_add(&x->stats->anom_kept, anom_forced);
     } else {
         lr_stat_add(&x->stats->logs_sampled[1], kept);
         lr_stat_add(&x->stats->logs_sampled[0], n - kept);
@@ -1012,6 +1100,12 @@ void lr_dp_otlp_tail_poll(struct lr_dp_otlp_ctx *x, uint64_t now_ns, bool all)
     /* Idle workers load new run-time settings too, so that the control thread can free the
      * ones they held, and tail decisions use the policies in force. */
     sampling_refresh(x);
+    if (x->feat.e) {
+        anom_roll(x, now_ns);
+        /* Between requests nothing is held: let the batcher free older snapshots. */
+        lr_anom_rt_load(x->anom, x->worker);
+        x->snap = NULL;
+    }
     if (!x->tail)
         return;
     pend_flush(x);
@@ -1143,6 +1237,13 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
         return;
     }
     o->items = items_of(&x->view, sig);
+    x->snap = NULL;
+    if (rc == 0 && sig == LR_SIG_TRACES && x->feat.e) {
+        /* Features before sampling: they describe every span that arrived. Without memory for
+         * the per-span series the request is still served, without the boost. */
+        if (features_add(x) == 0)
+            x->snap = lr_anom_rt_load(x->anom, x->worker);
+    }
     bool sampled = false;
     if (rc == 0 &&
         ((sig == LR_SIG_TRACES && x->sampling) || (sig == LR_SIG_LOGS && x->sampling_logs))) {

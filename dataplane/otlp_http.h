@@ -10,7 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "linerate/anomaly_rt.h"
 #include "linerate/config.h"
+#include "linerate/features.h"
 #include "linerate/h2.h"
 #include "linerate/http1.h"
 #include "linerate/msg.h"
@@ -91,7 +93,19 @@ struct lr_dp_otlp_ctx {
     const int *route_wake; /* per worker: eventfd that wakes it (borrowed) */
     struct lr_msg **pend;
     size_t n_pend, pend_cap;
-    uint64_t tail_next_ns;      /* next time the table is looked at for traces to decide */
+    uint64_t tail_next_ns; /* next time the table is looked at for traces to decide */
+    /* Anomaly features (anomaly.enabled; feat.e NULL while off): this window's series table, the
+     * ring to the batcher (borrowed; this worker is its only producer), the open series the
+     * batcher published (borrowed, loaded per request) and, per span of the request, its
+     * series hash (sample_cap entries). */
+    struct lr_feat_table feat;
+    struct lr_ring *feat_ring;
+    uint64_t window_ns, feat_window;
+    struct lr_anom_rt *anom;
+    const struct lr_anom_snap *snap;
+    uint64_t anom_keep_below; /* trace randomness below which an open series' trace is kept */
+    uint64_t *span_series;
+    size_t span_series_cap;
     uint64_t rejected;          /* items of the current request rejected: invalid trace id ... */
     uint64_t rejected_big;      /* ... or in a resource larger than max_record */
     struct lr_dp_json_out json; /* JSON bodies transcoded to protobuf (reused) */
@@ -111,7 +125,8 @@ void lr_dp_otlp_ctx_fini(struct lr_dp_otlp_ctx *x);
 int lr_dp_otlp_tail_init(struct lr_dp_otlp_ctx *x, uint32_t n_workers, struct lr_ring **out,
                          struct lr_ring **in, const int *wake);
 
-/* From the worker's loop, every pass: loads new run-time sampling settings (rt), then, with
+/* From the worker's loop, every pass: hands a finished anomaly window to the batcher and records
+ * the snapshot generation seen, loads new run-time sampling settings (rt), then, with
  * tail sampling: takes in the trace pieces other workers routed here,
  * decides the traces whose decision wait is over (every trace when `all`), and moves kept
  * traces to the output (the spool, or the ring in memory mode). Cheap when there is nothing to
@@ -121,6 +136,12 @@ void lr_dp_otlp_tail_poll(struct lr_dp_otlp_ctx *x, uint64_t now_ns, bool all);
 /* Whether tail sampling holds nothing: no trace pending, nothing waiting for the output, and
  * nothing in the rings towards this worker. */
 bool lr_dp_otlp_tail_idle(const struct lr_dp_otlp_ctx *x);
+
+/* Anomaly features: accumulates every span's (service.name, name, kind) features in this worker's
+ * table, hands each finished window to the batcher over `ring` (borrowed; this worker becomes its
+ * only producer) and keeps open series' traces (anomaly.keep_percent) as `rt` (borrowed)
+ * publishes them. Only when cfg->anomaly.enabled. Returns 0, -EINVAL or -ENOMEM. */
+int lr_dp_otlp_anom_init(struct lr_dp_otlp_ctx *x, struct lr_ring *ring, struct lr_anom_rt *rt);
 
 /* The handler triple for lr_http1_conn_new, with ctx = the lr_dp_otlp_ctx. */
 struct lr_http_handler lr_dp_otlp_handler(struct lr_dp_otlp_ctx *x);

@@ -122,6 +122,7 @@ struct lr_dp_workers {
     struct lr_dp_dpdk *dpdk;      /* dataplane.mode dpdk: the port (owned) */
     struct lr_sampling_rt *rt;    /* owned */
     struct lr_sampling_set *set0; /* owned: generation 1, from the configuration */
+    struct lr_anom_rt *anom;      /* owned (anomaly.enabled): the batcher's open series */
 };
 
 static uint64_t now_ns(void)
@@ -1065,6 +1066,12 @@ static void worker_free(struct worker *w)
             lr_msg_free(m);
         lr_ring_free(w->info.ring);
     }
+    if (w->info.feat_ring) {
+        void *m;
+        while ((m = lr_ring_pop(w->info.feat_ring)))
+            free(m);
+        lr_ring_free(w->info.feat_ring);
+    }
     if (w->numa_rx)
         numa_free(w->rx, RX_BUF_BYTES);
     else
@@ -1155,7 +1162,9 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
     ws->cfg = cfg;
     ws->rt = calloc(1, sizeof(*ws->rt));
     ws->set0 = calloc(1, sizeof(*ws->set0));
-    if (!ws->rt || !ws->set0) {
+    if (cfg->anomaly.enabled)
+        ws->anom = calloc(1, sizeof(*ws->anom));
+    if (!ws->rt || !ws->set0 || (cfg->anomaly.enabled && !ws->anom)) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
@@ -1212,6 +1221,13 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
             goto fail;
         }
         w->otlp.rt = ws->rt;
+        /* A window a second per worker; 64 of them is a minute of the batcher being stuck. */
+        if (cfg->anomaly.enabled &&
+            (!(w->info.feat_ring = lr_ring_new(64)) ||
+             lr_dp_otlp_anom_init(&w->otlp, w->info.feat_ring, ws->anom) < 0)) {
+            snprintf(errstr, errlen, "out of memory");
+            goto fail;
+        }
         w->handler = lr_dp_otlp_handler(&w->otlp);
         lr_h2_limits_default(&w->h2_limits);
         w->h2_limits.max_concurrent_streams = cfg->grpc.max_concurrent_streams;
@@ -1305,6 +1321,11 @@ struct lr_sampling_rt *lr_dp_workers_sampling(struct lr_dp_workers *w)
     return w->rt;
 }
 
+struct lr_anom_rt *lr_dp_workers_anomaly(struct lr_dp_workers *w)
+{
+    return w->anom;
+}
+
 const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w, uint32_t i)
 {
     return &w->w[i]->info;
@@ -1350,5 +1371,6 @@ void lr_dp_workers_free(struct lr_dp_workers *ws)
         hwloc_topology_destroy(ws->topo);
     free(ws->rt);
     free(ws->set0);
+    free(ws->anom);
     free(ws);
 }

@@ -136,6 +136,16 @@ struct lr_config {
         bool probe_stats;     /* host_metrics.probe_stats (true): kernel run-time stats */
     } host_metrics;
     struct {
+        bool enabled;               /* anomaly.enabled (false) */
+        uint32_t device;            /* anomaly.device: enum lr_anom_device, auto|cpu|cuda (auto) */
+        uint32_t window_ms;         /* anomaly.window_ms (1000) */
+        uint32_t max_series;        /* anomaly.max_series (4096) */
+        double keep_percent;        /* anomaly.keep_percent (100) */
+        uint32_t batch_max_size;    /* anomaly.batch_max_size (65536) */
+        uint32_t batch_max_wait_ms; /* anomaly.batch_max_wait_ms (250) */
+        uint32_t idle_windows;      /* anomaly.idle_windows (300) */
+    } anomaly;
+    struct {
         char dir[LR_CFG_PATH_MAX];   /* spool.dir ("": RUN_DIR/spool) */
         uint64_t segment_bytes;      /* spool.segment_bytes (64 MiB) */
         uint32_t commit_interval_us; /* spool.commit_interval_us (200) */

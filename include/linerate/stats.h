@@ -101,6 +101,12 @@ struct lr_worker_stats {
     lr_counter tail_route_full;            /* requests refused: a ring to another worker was full */
     lr_counter tail_held, tail_held_bytes; /* gauges: traces waiting for a decision, their bytes */
     lr_counter dp[LR_DPC_COUNT];           /* dataplane.mode dpdk only */
+    /* Anomaly features (anomaly.enabled). */
+    lr_counter anom_spans;        /* spans counted into a series */
+    lr_counter anom_overflow;     /* spans not counted: the worker's table was full */
+    lr_counter anom_windows;      /* windows handed to the batcher */
+    lr_counter anom_windows_lost; /* windows dropped: the batcher's ring was full, or no memory */
+    lr_counter anom_kept;         /* spans the head sampler dropped and an open anomaly kept */
     lr_counter conns_accepted;
     lr_counter conns_open;
     lr_counter bytes_in, bytes_out;

@@ -18,6 +18,7 @@
 
 struct lr_dp_workers;
 struct lr_cp_spool;
+struct lr_anom_rt;
 
 struct lr_dp_worker_info {
     int cpu;              /* the logical CPU it is pinned to */
@@ -26,6 +27,9 @@ struct lr_dp_worker_info {
     const struct lr_worker_stats *stats;
     int notify_fd; /* eventfd: write 8 bytes (1) when the spool's durable or delivered watermark
                       advanced, so the worker releases the answers it holds */
+    /* worker → anomaly batcher: owned struct lr_feat_window messages (free()); NULL while
+     * anomaly.enabled is off. The batcher pops. */
+    struct lr_ring *feat_ring;
 };
 
 /* Binds the listeners and prepares the workers described by `cfg` (borrowed; must outlive the
@@ -45,6 +49,11 @@ const struct lr_dp_worker_info *lr_dp_workers_info(const struct lr_dp_workers *w
 /* The run-time sampling settings the workers read between requests (owned by the handle; valid
  * until lr_dp_workers_free). The control thread publishes into it (linerate/sampling.h). */
 struct lr_sampling_rt *lr_dp_workers_sampling(struct lr_dp_workers *w);
+
+/* The open anomaly series the batcher publishes and the workers read (owned by the handle;
+ * valid until lr_dp_workers_free; NULL while anomaly.enabled is off). Readers 0..n-1 are the
+ * workers; reader n is the control thread (linerate/anomaly_rt.h). */
+struct lr_anom_rt *lr_dp_workers_anomaly(struct lr_dp_workers *w);
 
 /* Graceful stop: every worker closes its listener, answers the requests in flight (held answers
  * once the spool or Kafka has their records), closes idle connections, and exits once it has no

@@ -123,6 +123,14 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.sampler.hash_seed, b.sampler.hash_seed);
     EXPECT_EQ(a.sampler.precision, b.sampler.precision);
     EXPECT_EQ(a.sampler.fail_closed, b.sampler.fail_closed);
+    EXPECT_EQ(a.anomaly.enabled, b.anomaly.enabled);
+    EXPECT_EQ(a.anomaly.device, b.anomaly.device);
+    EXPECT_EQ(a.anomaly.window_ms, b.anomaly.window_ms);
+    EXPECT_EQ(a.anomaly.max_series, b.anomaly.max_series);
+    EXPECT_EQ(a.anomaly.keep_percent, b.anomaly.keep_percent);
+    EXPECT_EQ(a.anomaly.batch_max_size, b.anomaly.batch_max_size);
+    EXPECT_EQ(a.anomaly.batch_max_wait_ms, b.anomaly.batch_max_wait_ms);
+    EXPECT_EQ(a.anomaly.idle_windows, b.anomaly.idle_windows);
     ASSERT_EQ(a.kafka.n_producer, b.kafka.n_producer);
     for (size_t i = 0; i < a.kafka.n_producer; i++) {
         EXPECT_STREQ(a.kafka.producer[i].key, b.kafka.producer[i].key);
@@ -135,8 +143,8 @@ void expect_same(const lr_config &a, const lr_config &b)
     EXPECT_EQ(a.service.shutdown_grace_ms, b.service.shutdown_grace_ms);
 }
 
-const char kKnownTop[] = "known: receivers, workers, dataplane, exporters, processors, spool, "
-                         "host_metrics, admin, service";
+const char kKnownTop[] = "known: receivers, workers, dataplane, exporters, processors, anomaly, "
+                         "spool, host_metrics, admin, service";
 const char kKnownKafka[] = "brokers, traces, metrics, logs, partition_traces_by_id, "
                            "embedded_partitions, flush_timeout_ms, max_message_bytes, producer";
 
@@ -288,7 +296,7 @@ TEST(ConfigDefaults, DocDefaultColumnMatches)
             continue;
         EXPECT_EQ(set(&from_doc.c, key.c_str(), def.c_str()), "") << key;
     }
-    EXPECT_EQ(rows, 82);
+    EXPECT_EQ(rows, 90);
     expect_same(from_doc.c, defaults.c);
 }
 

@@ -1,6 +1,7 @@
 /* The C side of tests/unit/dataplane/otlp_http_harness.h. */
 #include "otlp_http_harness.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,9 @@ struct lr_t_otlp {
     struct lr_sampling_rt *rt; /* NULL without with_rt */
     struct lr_sampling_set *sets[MAX_SETS];
     size_t n_sets;
+    struct lr_ring *feat_ring; /* anomaly features (lr_t_otlp_anomaly) */
+    struct lr_anom_rt *anom;
+    struct lr_anom_snap *snap;
 };
 
 struct lr_t_otlp *lr_t_otlp_new(const struct lr_config *cfg, uint32_t worker, bool with_rt)
@@ -50,7 +54,63 @@ void lr_t_otlp_free(struct lr_t_otlp *h)
     for (size_t i = 0; i < h->n_sets; i++)
         free(h->sets[i]);
     free(h->rt);
+    if (h->feat_ring) {
+        void *m;
+        while ((m = lr_ring_pop(h->feat_ring)))
+            free(m);
+        lr_ring_free(h->feat_ring);
+    }
+    free(h->anom);
+    free(h->snap);
     free(h);
+}
+
+int lr_t_otlp_anomaly(struct lr_t_otlp *h, const char *const *service, const char *const *name,
+                      const uint32_t *kind, size_t n)
+{
+    uint32_t slots = 4;
+    while (slots < 2 * n)
+        slots <<= 1;
+    h->feat_ring = lr_ring_new(64);
+    h->anom = calloc(1, sizeof(*h->anom));
+    h->snap =
+        calloc(1, sizeof(*h->snap) + n * sizeof(struct lr_anom_open) + slots * sizeof(uint32_t));
+    if (!h->feat_ring || !h->anom || !h->snap)
+        return -ENOMEM;
+    struct lr_anom_snap *s = h->snap;
+    s->generation = 1;
+    s->mask = slots - 1;
+    s->open = (struct lr_anom_open *)(s + 1);
+    s->index = (uint32_t *)(s->open + n);
+    for (size_t i = 0; i < n; i++) {
+        struct lr_slice sv = lr_slice_make(service[i], strlen(service[i]));
+        struct lr_slice nm = lr_slice_make(name[i], strlen(name[i]));
+        s->open[i].key.hash = lr_gpu_feat_hash(sv, nm, kind[i]);
+        uint32_t j = (uint32_t)s->open[i].key.hash & s->mask;
+        while (s->index[j])
+            j = (j + 1) & s->mask;
+        s->index[j] = (uint32_t)++s->n;
+    }
+    atomic_store(&h->anom->cur, s);
+    return lr_dp_otlp_anom_init(&h->x, h->feat_ring, h->anom);
+}
+
+int lr_t_otlp_feat(struct lr_t_otlp *h, const char *service, const char *name, uint32_t kind,
+                   uint32_t *count, uint32_t *errors)
+{
+    struct lr_feat_table t;
+    if (lr_gpu_feat_table_init(&t, 1) < 0)
+        return -1;
+    struct lr_slice sv = lr_slice_make(service, strlen(service));
+    struct lr_slice nm = lr_slice_make(name, strlen(name));
+    lr_gpu_feat_add(&t, lr_gpu_feat_hash(sv, nm, kind), sv, nm, kind, 0, false);
+    const struct lr_feat_entry *e = lr_gpu_feat_find(&h->x.feat, &t.e[0].key);
+    lr_gpu_feat_table_fini(&t);
+    if (!e)
+        return -1;
+    *count = e->count;
+    *errors = e->errors;
+    return 0;
 }
 
 int lr_t_otlp_post(struct lr_t_otlp *h, enum lr_signal sig, const uint8_t *body, size_t len)
@@ -123,6 +183,8 @@ void lr_t_otlp_get_stats(const struct lr_t_otlp *h, struct lr_t_otlp_stats *out)
         out->logs_sampled[k] = lr_stat_get(&s->logs_sampled[k]);
     }
     out->force_kept = lr_stat_get(&s->force_kept);
+    out->anom_kept = lr_stat_get(&s->anom_kept);
+    out->anom_spans = lr_stat_get(&s->anom_spans);
     out->accepted_spans = lr_stat_get(&s->accepted[LR_TR_HTTP][LR_SIG_TRACES]);
     out->accepted_logs = lr_stat_get(&s->accepted[LR_TR_HTTP][LR_SIG_LOGS]);
 }

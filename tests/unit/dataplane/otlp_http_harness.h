@@ -43,10 +43,23 @@ void lr_t_otlp_set_scale(struct lr_t_otlp *h, double scale);
 void lr_t_otlp_set_lowered(struct lr_t_otlp *h, bool lowered);
 uint64_t lr_t_otlp_seen(const struct lr_t_otlp *h);
 
+/* Anomaly features and the sampling boost on this context (cfg->anomaly.* as the caller set
+ * them): the harness owns the feature ring and the snapshot block, and publishes as open the n
+ * series (service[i], name[i], kind[i]) (strings borrowed for the call). Returns 0 or -errno. */
+int lr_t_otlp_anomaly(struct lr_t_otlp *h, const char *const *service, const char *const *name,
+                      const uint32_t *kind, size_t n);
+
+/* What the worker counted so far in this window for one series: 0 with *count and *errors set,
+ * or -1 when the series is not in the table. */
+int lr_t_otlp_feat(struct lr_t_otlp *h, const char *service, const char *name, uint32_t kind,
+                   uint32_t *count, uint32_t *errors);
+
 struct lr_t_otlp_stats {
     uint64_t spans_sampled[2]; /* [0] dropped, [1] kept by the sampler */
     uint64_t logs_sampled[2];
     uint64_t force_kept;
+    uint64_t anom_kept;  /* kept by the anomaly boost */
+    uint64_t anom_spans; /* counted into anomaly series */
     uint64_t accepted_spans, accepted_logs;
 };
 void lr_t_otlp_get_stats(const struct lr_t_otlp *h, struct lr_t_otlp_stats *out);

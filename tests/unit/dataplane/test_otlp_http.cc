@@ -696,4 +696,86 @@ TEST(OtlpHeadSampling, AlwaysKeepErrorsOnlyWithZeroLatency)
               std::multiset<std::string>{ span_key("svc", 10) });
 }
 
+// The anomaly boost: while a series is open, head sampling keeps its traces at
+// anomaly.keep_percent (decided on the trace id's randomness), with every span of the trace in
+// the same request; features count every span that arrived, kept or not.
+TEST(OtlpAnomalyBoost, OpenSeriesTracesKept)
+{
+    Cfg cfg;
+    cfg.c.sampler.hash_seed = 5;
+    cfg.c.kafka.partition_traces_by_id = true;
+    cfg.c.anomaly.enabled = true;
+    cfg.c.anomaly.window_ms = 60000;
+    cfg.c.anomaly.max_series = 64;
+    cfg.c.anomaly.keep_percent = 100;
+    Harness h(&cfg.c, true);
+    ASSERT_NE(h.h, nullptr);
+    lr_t_otlp_publish(h.h, 1, true, 0, false, 100); // the sampler keeps nothing
+    const char *svc[] = { "svc" }, *name[] = { "op-11" };
+    uint32_t kind[] = { 0 };
+    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    // Trace 1 holds the open series' span (11); traces 2 and 3 do not; "op-11" under another
+    // service is another series.
+    Bytes items;
+    append(items, span(1, 10));
+    append(items, span(2, 20));
+    append(items, span(1, 11, 2));
+    append(items, span(3, 30));
+    append(items, span(1, 12));
+    append(items, span(2, 21));
+    Bytes body = resource_entry("svc", items);
+    append(body, resource_entry("other", span(4, 11)));
+    std::multiset<std::string> want = { span_key("svc", 10), span_key("svc", 11),
+                                        span_key("svc", 12) };
+    EXPECT_EQ(spans_in(h.post(LR_SIG_TRACES, body)), want);
+    lr_t_otlp_stats st = h.stats();
+    EXPECT_EQ(st.anom_kept, 3u);
+    EXPECT_EQ(st.force_kept, 0u);
+    EXPECT_EQ(st.spans_sampled[0], 7u);
+    EXPECT_EQ(st.anom_spans, 7u); // every span, the dropped ones too
+    uint32_t count = 0, errors = 0;
+    ASSERT_EQ(lr_t_otlp_feat(h.h, "svc", "op-11", 0, &count, &errors), 0);
+    EXPECT_EQ(count, 1u);
+    EXPECT_EQ(errors, 1u);
+    ASSERT_EQ(lr_t_otlp_feat(h.h, "other", "op-11", 0, &count, &errors), 0);
+    EXPECT_EQ(count, 1u);
+    EXPECT_EQ(errors, 0u);
+    EXPECT_EQ(lr_t_otlp_feat(h.h, "svc", "op-11", 2, &count, &errors), -1);
+}
+
+// keep_percent below 100: exactly the traces whose randomness (trace id bytes 9-15) is below that
+// share of 2^56; 0 keeps none.
+TEST(OtlpAnomalyBoost, KeepPercent)
+{
+    for (double pct : { 0.0, 30.0 }) {
+        Cfg cfg;
+        cfg.c.sampler.hash_seed = 5;
+        cfg.c.kafka.partition_traces_by_id = true;
+        cfg.c.anomaly.enabled = true;
+        cfg.c.anomaly.window_ms = 60000;
+        cfg.c.anomaly.max_series = 64;
+        cfg.c.anomaly.keep_percent = pct;
+        Harness h(&cfg.c, true);
+        ASSERT_NE(h.h, nullptr);
+        lr_t_otlp_publish(h.h, 1, true, 0, false, 100);
+        const char *svc[] = { "svc" }, *name[] = { "op-7" };
+        uint32_t kind[] = { 0 };
+        ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+        Bytes items;
+        size_t want = 0;
+        for (uint32_t t = 100; t < 400; t++) {
+            append(items, span(t, 7));
+            Bytes id = tid(t);
+            want += (double)lr_dp_sample_trace_randomness(id.data()) < pct / 100.0 * 0x1p56;
+        }
+        EXPECT_EQ(spans_in(h.post(LR_SIG_TRACES, resource_entry("svc", items))).size(), want)
+            << pct;
+        EXPECT_EQ(h.stats().anom_kept, want);
+        if (pct > 0) {
+            EXPECT_GT(want, 60u);
+            EXPECT_LT(want, 120u);
+        }
+    }
+}
+
 } // namespace
