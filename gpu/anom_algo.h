@@ -52,7 +52,7 @@
 #define LR_ANOM_W_LONG 512.0f /* ticks: long-term level, scale and step size */
 #endif
 #ifndef LR_ANOM_W_SHORT
-#define LR_ANOM_W_SHORT 6.0f /* ticks: short-term level and scale */
+#define LR_ANOM_W_SHORT 10.0f /* ticks: short-term level and scale */
 #endif
 #ifndef LR_ANOM_W_RLONG
 #define LR_ANOM_W_RLONG 4096.0f /* ticks: long-run distribution of the averaged surprise */
@@ -79,7 +79,7 @@
 #define LR_ANOM_K_STEP 1.0f /* weight of the step since the previous value */
 #endif
 #ifndef LR_ANOM_R_SD_MIN
-#define LR_ANOM_R_SD_MIN 0.05f /* floor of the averaged surprise's standard deviation */
+#define LR_ANOM_R_SD_MIN 0.04f /* floor of the averaged surprise's standard deviation */
 #endif
 #ifndef LR_ANOM_SPATIAL
 #define LR_ANOM_SPATIAL 0.005f /* fraction of the range seen: margin of the spatial check */
