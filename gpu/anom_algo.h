@@ -52,7 +52,7 @@
 #define LR_ANOM_W_LONG 512.0f /* ticks: long-term level, scale and step size */
 #endif
 #ifndef LR_ANOM_W_SHORT
-#define LR_ANOM_W_SHORT 6.0f /* ticks: short-term level and scale */
+#define LR_ANOM_W_SHORT 10.0f /* ticks: short-term level and scale */
 #endif
 #ifndef LR_ANOM_W_RLONG
 #define LR_ANOM_W_RLONG 4096.0f /* ticks: long-run distribution of the averaged surprise */
@@ -79,7 +79,7 @@
 #define LR_ANOM_K_STEP 1.0f /* weight of the step since the previous value */
 #endif
 #ifndef LR_ANOM_R_SD_MIN
-#define LR_ANOM_R_SD_MIN 0.05f /* floor of the averaged surprise's standard deviation */
+#define LR_ANOM_R_SD_MIN 0.04f /* floor of the averaged surprise's standard deviation */
 #endif
 #ifndef LR_ANOM_SPATIAL
 #define LR_ANOM_SPATIAL 0.005f /* fraction of the range seen: margin of the spatial check */
@@ -173,13 +173,14 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     float ad = fabsf(d);
     float z_point = ad / sc;
     float a_s = 1.0f / LR_ANOM_W_SHORT;
-    /* The short level learns the value clipped at CLIP_S deviations: a lone spike moves it by
-     * CLIP_S / W_SHORT deviations at most, not its full height (which held z_level up for a
-     * dozen ticks after every spike), while a lasting shift still moves it all the way. */
+    /* The short level and scale learn the value clipped at CLIP_S deviations: a lone spike
+     * moves them by CLIP_S / W_SHORT deviations at most, not its full height (which held z_level
+     * and z_var up for a dozen ticks after every spike), while a lasting shift or a wider spread
+     * still moves them all the way. */
     float lim_s = LR_ANOM_CLIP_S * sc;
     float xs = d > lim_s ? s.level + lim_s : (d < -lim_s ? s.level - lim_s : x);
     float level_s = s.level_s + a_s * (xs - s.level_s);
-    float scale_s = s.scale_s + a_s * (ad - s.scale_s);
+    float scale_s = s.scale_s + a_s * ((ad > lim_s ? lim_s : ad) - s.scale_s);
     float z_level = fabsf(level_s - s.level) / sc;
     float z_var = scale_s / sc;
     float step = fabsf(x - s.prev);
