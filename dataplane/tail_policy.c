@@ -1278,8 +1278,10 @@ static uint32_t utf8_cp(const unsigned char *s, size_t *n)
     return 0xfffd;
 }
 
-/* A JSON string that libyaml reads back: control characters, and the code points YAML does not
- * allow raw (C1 controls but NEL, BOM, U+FFFE/FFFF), are written as \u escapes. */
+/* A JSON string that libyaml reads back: control characters, the code points YAML does not
+ * allow raw (C1 controls, BOM, U+FFFE/FFFF) and YAML 1.1's line breaks beyond ASCII (NEL,
+ * U+2028, U+2029: a raw one inside a quoted scalar is folded into a space when read back) are
+ * written as \u escapes. */
 static void jw_str(struct jw *w, const char *s)
 {
     char esc[8];
@@ -1299,8 +1301,8 @@ static void jw_str(struct jw *w, const char *s)
         } else {
             size_t n;
             uint32_t cp = utf8_cp(p, &n);
-            if ((cp >= 0x80 && cp <= 0x9f && cp != 0x85) || cp == 0xfeff || cp == 0xfffe ||
-                cp == 0xffff) {
+            if ((cp >= 0x80 && cp <= 0x9f) || cp == 0x2028 || cp == 0x2029 || cp == 0xfeff ||
+                cp == 0xfffe || cp == 0xffff) {
                 snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
                 jw_put(w, esc, 6);
             } else {
