@@ -171,11 +171,17 @@ FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 # control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr;
 # gpu/features.c: they count anomaly features per span.
 FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c gpu/features.c $(PROTO_C)
+# The library is compiled once for every target (instrumented, not linked with libFuzzer's main).
+FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
+.SECONDARY: $(FUZZ_OBJ)
 fuzz-build: build/proto/.stamp
 	$(Q)$(MAKE) --no-print-directory $(FUZZ_BIN)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB_SRC)
+$(FUZZ_BUILD)/obj/%.o: %.c build/proto/.stamp
+	@mkdir -p $(dir $@)
+	$(Q)clang $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_OBJ)
 	@mkdir -p $(FUZZ_BUILD)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wno-unused-command-line-argument -o $@ $< $(FUZZ_LIB_SRC) $(PKG_LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -Wno-unused-command-line-argument -o $@ $< $(FUZZ_OBJ) $(PKG_LIBS)
 FUZZ_SECONDS ?= 300
 fuzz: fuzz-build
 	$(Q)for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
@@ -222,3 +228,4 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)

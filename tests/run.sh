@@ -3,14 +3,14 @@
 # builds), short fuzz runs, format check. Prints one line per test and ends with exactly one line
 # "N passed, N failed". Logs go to build/test-logs/.
 #
-# Environment: FUZZ_SECONDS (default 12 per target), TESTS (a regex: run only matching names).
+# Environment: FUZZ_SECONDS (default 10 per target), TESTS (a regex: run only matching names).
 set -u
 cd "$(dirname "$0")/.."
 LOGS=build/test-logs
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 # Captured from the official OpenTelemetry JS exporters (see tests/fixtures/otlp-js-0.223/README.md).
 export LR_FIXTURES=${LR_FIXTURES:-$(pwd)/tests/fixtures/otlp-js-0.223}
-FUZZ_SECONDS=${FUZZ_SECONDS:-12}
+FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 TESTS=${TESTS:-.}
 passed=0
 failed=0

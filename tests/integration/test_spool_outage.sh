@@ -1,10 +1,10 @@
 #!/bin/bash
-# Broker outage under load. The mock cluster's fault API takes the broker down for 20 s while a
-# client keeps sending: linerate keeps acknowledging into the spool (no refusal while the spool is
-# below its high watermark), /metrics shows the circuit open, and when the broker returns the
-# backlog drains and every acknowledged span id is in Kafka. Then, with a spool capped at 4 MiB,
-# the same outage makes the receivers refuse with retryable 503s once the spool reaches its high
-# watermark, and accept again once it drained below the low one.
+# Broker outage under load. The mock cluster's fault API takes the broker down while a client
+# keeps sending, until the circuit has been open for 5 s: linerate keeps acknowledging into the
+# spool (no refusal while the spool is below its high watermark), /metrics shows the circuit open,
+# and when the broker returns the backlog drains and every acknowledged span id is in Kafka. Then,
+# with a spool capped at 4 MiB, the same outage makes the receivers refuse with retryable 503s once
+# the spool reaches its high watermark, and accept again once it drained below the low one.
 source "$(dirname "$0")/lib.sh"
 
 start_broker 16
@@ -16,15 +16,19 @@ LOAD=$!
 sleep 1
 broker down
 echo "broker down"
+# Down until the circuit has been open for 5 s (at most 20 s in all).
 state=""
+open_for=0
 for i in $(seq 1 20); do
     sleep 1
     if [ "$(metric 'linerate_kafka_state{state="open"}')" = 1 ]; then state=open; fi
+    [ "$state" = open ] && open_for=$((open_for + 1))
+    [ $open_for -ge 5 ] && break
 done
 during=$(wc -l <"$WORK/acked.txt")
 spool_bytes=$(($(metric 'linerate_spool_bytes{worker="0"}') + $(metric 'linerate_spool_bytes{worker="1"}')))
 broker up
-echo "broker up after 20 s; spans acknowledged: $during; spool: $spool_bytes bytes"
+echo "broker up after $i s; spans acknowledged: $during; spool: $spool_bytes bytes"
 [ "$state" = open ] || fail "linerate_kafka_state never showed the circuit open"
 [ "$spool_bytes" -gt 0 ] || fail "the spool held nothing during the outage"
 sleep 2
