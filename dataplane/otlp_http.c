@@ -661,12 +661,16 @@ static uint64_t id_hash(const uint8_t id[16])
  * least processors.adaptive_sampling.latency_threshold_ms (0: errors only); FORCE_ANOMALY for
  * spans of an open anomaly series whose trace falls within anomaly.keep_percent (decided on the
  * trace id's randomness, so every span of a trace, in any request and on any worker, agrees).
+ * Traces seeded FORCE_ANOMALY are remembered in the workers' shared boost table, and while it
+ * holds any (`recall`), a span whose trace it remembers is seeded FORCE_ANOMALY too: the trace's
+ * spans arriving in later requests, from other services, on any worker, are kept.
  * Then every span sharing a trace id with a seeded one gets that trace's marks. The seeded spans'
  * trace ids go into an open-addressing table (span indices, UINT32_MAX empty) of at least twice
  * their count, so the spreading stays O(n) when many spans are seeded. Returns 0 or -ENOMEM. */
 #define FORCE_ADAPTIVE 1u
 #define FORCE_ANOMALY 2u
-static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n, bool adaptive, bool anomaly)
+static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n, bool adaptive, bool anomaly,
+                      bool recall, uint64_t now_s)
 {
     uint64_t lim = (uint64_t)x->cfg->adaptive.latency_threshold_ms * 1000000ull;
     const struct lr_otlp_item *items = x->view.items;
@@ -681,8 +685,15 @@ static int force_mark(struct lr_dp_otlp_ctx *x, uint32_t n, bool adaptive, bool 
                 f |= FORCE_ADAPTIVE;
         }
         if (anomaly && lr_anom_snap_has(x->snap, x->span_series[i]) &&
-            lr_dp_sample_trace_randomness(it->trace_id) < x->anom_keep_below)
+            lr_dp_sample_trace_randomness(it->trace_id) < x->anom_keep_below) {
             f |= FORCE_ANOMALY;
+            if (x->anom->boost) {
+                lr_anom_boost_put(x->anom, id_hash(it->trace_id), now_s);
+                recall = true; /* this request's other spans of it are spread to below */
+            }
+        } else if (recall && lr_anom_boost_has(x->anom, id_hash(it->trace_id), now_s)) {
+            f |= FORCE_ANOMALY;
+        }
         x->force[i] = f;
         k += f != 0;
     }
@@ -818,7 +829,13 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
     static const uint8_t zero_id[16];
     bool traces = sig == LR_SIG_TRACES;
     bool anomaly = traces && x->snap && x->snap->n > 0 && x->span_series_cap >= x->view.n_items;
-    bool force = traces && (x->lowered || anomaly);
+    uint64_t now_s = 0;
+    bool recall = false;
+    if (traces && x->anom && x->anom->boost) {
+        now_s = now_mono_ns() / 1000000000ull;
+        recall = lr_anom_boost_active(x->anom, now_s);
+    }
+    bool force = traces && (x->lowered || anomaly || recall);
     const struct lr_dp_sampler *def = traces ? &x->sampler : &x->sampler_logs, *s = def;
     uint32_t n = x->view.n_items, last_r = UINT32_MAX;
     size_t cap = x->sample_cap;
@@ -834,7 +851,7 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
     if (grow((void **)&x->ts_off, &cap, n, sizeof(*x->ts_off)) < 0)
         return -ENOMEM;
     x->sample_cap = cap;
-    if (force && force_mark(x, n, x->lowered, anomaly) < 0)
+    if (force && force_mark(x, n, x->lowered, anomaly, recall, now_s) < 0)
         return -ENOMEM;
     x->ts_len = 0;
     uint64_t kept = 0, forced = 0, anom_forced = 0;

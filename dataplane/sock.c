@@ -1162,9 +1162,12 @@ struct lr_dp_workers *lr_dp_workers_new(const struct lr_config *cfg, char *errst
     ws->cfg = cfg;
     ws->rt = calloc(1, sizeof(*ws->rt));
     ws->set0 = calloc(1, sizeof(*ws->set0));
-    if (cfg->anomaly.enabled)
+    if (cfg->anomaly.enabled) {
         ws->anom = calloc(1, sizeof(*ws->anom));
-    if (!ws->rt || !ws->set0 || (cfg->anomaly.enabled && !ws->anom)) {
+        if (ws->anom)
+            ws->anom->boost = calloc(LR_ANOM_BOOST_SLOTS, sizeof(*ws->anom->boost));
+    }
+    if (!ws->rt || !ws->set0 || (cfg->anomaly.enabled && (!ws->anom || !ws->anom->boost))) {
         snprintf(errstr, errlen, "out of memory");
         goto fail;
     }
@@ -1371,6 +1374,8 @@ void lr_dp_workers_free(struct lr_dp_workers *ws)
         hwloc_topology_destroy(ws->topo);
     free(ws->rt);
     free(ws->set0);
+    if (ws->anom)
+        free((void *)ws->anom->boost);
     free(ws->anom);
     free(ws);
 }

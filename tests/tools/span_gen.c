@@ -6,7 +6,7 @@
  *   span_gen --target HOST:PORT --service NAME:LATENCY_MS:ERROR_PCT [--service ...]
  *            [--rate R] [--spans S] [--duration-s D] [--tag HEX8]
  *            [--change-after-s T --change NAME:LATENCY_MS:ERROR_PCT [--change-file F]]
- *            [--mark-file M] [--out FILE]
+ *            [--mark-file M] [--caller NAME] [--out FILE]
  *
  * Each service sends R requests a second (default 20) on average, as a Poisson process (the
  * services' requests interleaved at random, exponential gaps), so per-window counts vary as real
@@ -15,12 +15,16 @@
  * holds S spans (default 5): one-span traces, kind SERVER, name "GET /api", lasting the service's
  * latency times a uniform factor in [0.8, 1.2], status ERROR with probability ERROR_PCT %.
  * After T seconds the --change service takes its new latency and error rate (and F is written).
+ * With --caller, each request answered 200 is followed by one from service NAME, on a second
+ * connection: one span, "GET /front", in each of that request's traces (a caller whose spans
+ * are exported after its callee's, in another request).
  * Sending stops after D seconds (default 10), or once the file --stop-file exists.
  *
  * Trace ids say who sent them, so a test can count them in Kafka by record key (linerate keys
  * trace records by the trace id in hex): bytes 0-3 the --tag, byte 4 the service's index, byte 5
  * the phase (0 before the change, 1 after it, 2 once the --mark-file exists), bytes 6-15 random.
- * --out writes per service and phase the spans answered 200: "NAME PHASE SPANS" lines.
+ * --out writes per service and phase the spans answered 200 and the caller's spans in that
+ * service's traces answered 200: "NAME PHASE SPANS CALLER_SPANS" lines.
  */
 #include <errno.h>
 #include <math.h>
@@ -44,7 +48,8 @@
 struct svc {
     char name[64];
     double latency_ms, error_pct;
-    uint64_t sent[3]; /* spans answered 200, per phase */
+    uint64_t sent[3];        /* spans answered 200, per phase */
+    uint64_t caller_sent[3]; /* the caller's spans in this service's traces answered 200 */
 };
 
 static struct svc svcs[MAX_SVC];
@@ -120,8 +125,12 @@ static int dial(const char *target)
     return fd;
 }
 
-/* Builds one request for service s, phase `phase`; returns its packed bytes (malloc'd). */
-static uint8_t *build(int s, int phase, uint32_t tag, int n_spans, size_t *len)
+/* Builds one request for service s, phase `phase`; returns its packed bytes (malloc'd) and
+ * writes its spans' trace ids to tids. With `caller` set, the request is the caller's instead:
+ * its spans are "GET /front" of that service, 50 ms +-20 %, no errors, one in each trace of
+ * tids (given). */
+static uint8_t *build(int s, int phase, uint32_t tag, int n_spans, size_t *len, uint8_t (*tids)[16],
+                      const char *caller)
 {
     Opentelemetry__Proto__Collector__Trace__V1__ExportTraceServiceRequest req;
     Opentelemetry__Proto__Trace__V1__ResourceSpans rs, *rsp = &rs;
@@ -142,7 +151,7 @@ static uint8_t *build(int s, int phase, uint32_t tag, int n_spans, size_t *len)
     opentelemetry__proto__trace__v1__scope_spans__init(&ss);
     opentelemetry__proto__common__v1__instrumentation_scope__init(&scope);
     v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    v.string_value = svcs[s].name;
+    v.string_value = caller ? (char *)caller : svcs[s].name;
     kv.key = "service.name";
     kv.value = &v;
     res.n_attributes = 1;
@@ -167,14 +176,18 @@ static uint8_t *build(int s, int phase, uint32_t tag, int n_spans, size_t *len)
         memcpy(id + 14, &r2, 2); /* trace id bytes 14, 15 */
         memcpy(id + 16, &r2, 8); /* span id */
         id[16] |= 1;
+        if (caller)
+            memcpy(id, tids[i], 16);
+        else
+            memcpy(tids[i], id, 16);
         sp->trace_id = (ProtobufCBinaryData){ 16, id };
         sp->span_id = (ProtobufCBinaryData){ 8, id + 16 };
-        sp->name = "GET /api";
+        sp->name = caller ? "GET /front" : "GET /api";
         sp->kind = OPENTELEMETRY__PROTO__TRACE__V1__SPAN__SPAN_KIND__SPAN_KIND_SERVER;
-        double ms = svcs[s].latency_ms * (0.8 + 0.4 * uniform());
+        double ms = (caller ? 50 : svcs[s].latency_ms) * (0.8 + 0.4 * uniform());
         sp->end_time_unix_nano = now;
         sp->start_time_unix_nano = now - (uint64_t)(ms * 1e6);
-        if (uniform() * 100 < svcs[s].error_pct) {
+        if (!caller && uniform() * 100 < svcs[s].error_pct) {
             st[i].code = OPENTELEMETRY__PROTO__TRACE__V1__STATUS__STATUS_CODE__STATUS_CODE_ERROR;
             st[i].message = "boom";
             sp->status = &st[i];
@@ -250,14 +263,14 @@ static void usage(void)
     fprintf(stderr, "usage: span_gen --target HOST:PORT --service NAME:LATENCY_MS:ERROR_PCT ... "
                     "[--rate R] [--spans S] [--duration-s D] [--tag HEX8] [--change-after-s T "
                     "--change NAME:LATENCY_MS:ERROR_PCT] [--change-file F] [--mark-file M] "
-                    "[--stop-file F] [--out FILE]\n");
+                    "[--stop-file F] [--caller NAME] [--out FILE]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     const char *target = NULL, *change_file = NULL, *mark_file = NULL, *stop_file = NULL,
-               *out = NULL, *change = NULL;
+               *out = NULL, *change = NULL, *caller = NULL;
     double rate = 20, duration = 10, change_after = -1;
     int n_spans = 5;
     uint32_t tag = 0x11223344;
@@ -294,6 +307,8 @@ int main(int argc, char **argv)
             stop_file = v;
         else if (!strcmp(a, "--out"))
             out = v;
+        else if (!strcmp(a, "--caller"))
+            caller = v;
         else
             usage();
     }
@@ -312,11 +327,12 @@ int main(int argc, char **argv)
             usage();
     }
     rng ^= (uint64_t)tag * 0x2545f4914f6cdd1dull ^ real_ns();
-    int fd = dial(target);
-    if (fd < 0) {
+    int fd = dial(target), cfd = caller ? dial(target) : -1;
+    if (fd < 0 || (caller && cfd < 0)) {
         fprintf(stderr, "span_gen: cannot connect to %s\n", target);
         return 1;
     }
+    uint8_t tids[MAX_SPANS][16];
     /* One Poisson schedule for all services; each request goes to a service drawn at random. */
     uint64_t t0 = mono_ns(), due = t0;
     double mean_gap_ns = 1e9 / (rate * n_svc);
@@ -350,13 +366,25 @@ int main(int argc, char **argv)
             phase = 2;
         int s = (int)(next_rand() % (uint64_t)n_svc);
         size_t len;
-        uint8_t *body = build(s, phase, tag, n_spans, &len);
+        uint8_t *body = build(s, phase, tag, n_spans, &len, tids, NULL);
         if (!body) {
             rc = 1;
             break;
         }
         int st = post(fd, target, body, len);
         free(body);
+        if (st == 200 && caller) {
+            body = build(s, phase, tag, n_spans, &len, tids, caller);
+            int cst = body ? post(cfd, target, body, len) : -1;
+            free(body);
+            if (cst == 200) {
+                svcs[s].caller_sent[phase] += (uint64_t)n_spans;
+            } else {
+                fprintf(stderr, "span_gen: the caller's request failed (%d)\n", cst);
+                rc = 1;
+                break;
+            }
+        }
         if (st == 200) {
             svcs[s].sent[phase] += (uint64_t)n_spans;
         } else {
@@ -374,12 +402,15 @@ int main(int argc, char **argv)
     }
     if (fd >= 0)
         close(fd);
+    if (cfd >= 0)
+        close(cfd);
     FILE *f = out ? fopen(out, "w") : stdout;
     if (!f)
         return 1;
     for (int s = 0; s < n_svc; s++)
         for (int p = 0; p < 3; p++)
-            fprintf(f, "%s %d %llu\n", svcs[s].name, p, (unsigned long long)svcs[s].sent[p]);
+            fprintf(f, "%s %d %llu %llu\n", svcs[s].name, p, (unsigned long long)svcs[s].sent[p],
+                    (unsigned long long)svcs[s].caller_sent[p]);
     if (out)
         fclose(f);
     fprintf(stderr, "span_gen: %llu requests not answered 200\n", (unsigned long long)errors);

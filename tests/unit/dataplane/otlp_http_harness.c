@@ -60,6 +60,8 @@ void lr_t_otlp_free(struct lr_t_otlp *h)
             free(m);
         lr_ring_free(h->feat_ring);
     }
+    if (h->anom)
+        free((void *)h->anom->boost);
     free(h->anom);
     free(h->snap);
     free(h);
@@ -73,9 +75,11 @@ int lr_t_otlp_anomaly(struct lr_t_otlp *h, const char *const *service, const cha
         slots <<= 1;
     h->feat_ring = lr_ring_new(64);
     h->anom = calloc(1, sizeof(*h->anom));
+    if (h->anom)
+        h->anom->boost = calloc(LR_ANOM_BOOST_SLOTS, sizeof(*h->anom->boost));
     h->snap =
         calloc(1, sizeof(*h->snap) + n * sizeof(struct lr_anom_open) + slots * sizeof(uint32_t));
-    if (!h->feat_ring || !h->anom || !h->snap)
+    if (!h->feat_ring || !h->anom || !h->anom->boost || !h->snap)
         return -ENOMEM;
     struct lr_anom_snap *s = h->snap;
     s->generation = 1;
@@ -93,6 +97,21 @@ int lr_t_otlp_anomaly(struct lr_t_otlp *h, const char *const *service, const cha
     }
     atomic_store(&h->anom->cur, s);
     return lr_dp_otlp_anom_init(&h->x, h->feat_ring, h->anom);
+}
+
+void lr_t_otlp_boost_put(struct lr_t_otlp *h, uint64_t hash, uint64_t now_s)
+{
+    lr_anom_boost_put(h->anom, hash, now_s);
+}
+
+bool lr_t_otlp_boost_has(struct lr_t_otlp *h, uint64_t hash, uint64_t now_s)
+{
+    return lr_anom_boost_active(h->anom, now_s) && lr_anom_boost_has(h->anom, hash, now_s);
+}
+
+uint64_t lr_t_otlp_boost_hold_s(void)
+{
+    return LR_ANOM_BOOST_HOLD_S;
 }
 
 int lr_t_otlp_feat(struct lr_t_otlp *h, const char *service, const char *name, uint32_t kind,

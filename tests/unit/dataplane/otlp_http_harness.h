@@ -49,6 +49,12 @@ uint64_t lr_t_otlp_seen(const struct lr_t_otlp *h);
 int lr_t_otlp_anomaly(struct lr_t_otlp *h, const char *const *service, const char *const *name,
                       const uint32_t *kind, size_t n);
 
+/* The boost table of lr_t_otlp_anomaly's context (linerate/anomaly_rt.h), by raw hash and
+ * second: remember a trace, and look one up as a worker would. */
+void lr_t_otlp_boost_put(struct lr_t_otlp *h, uint64_t hash, uint64_t now_s);
+bool lr_t_otlp_boost_has(struct lr_t_otlp *h, uint64_t hash, uint64_t now_s);
+uint64_t lr_t_otlp_boost_hold_s(void); /* LR_ANOM_BOOST_HOLD_S */
+
 /* What the worker counted so far in this window for one series: 0 with *count and *errors set,
  * or -1 when the series is not in the table. */
 int lr_t_otlp_feat(struct lr_t_otlp *h, const char *service, const char *name, uint32_t kind,

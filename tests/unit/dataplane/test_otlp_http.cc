@@ -743,6 +743,68 @@ TEST(OtlpAnomalyBoost, OpenSeriesTracesKept)
     EXPECT_EQ(lr_t_otlp_feat(h.h, "svc", "op-11", 2, &count, &errors), -1);
 }
 
+// A boosted trace is remembered: its spans in later requests, under any service and series, are
+// kept too (a caller's span usually arrives after its callee's), and other traces are not.
+TEST(OtlpAnomalyBoost, TraceRecalledInLaterRequests)
+{
+    Cfg cfg;
+    cfg.c.sampler.hash_seed = 5;
+    cfg.c.kafka.partition_traces_by_id = true;
+    cfg.c.anomaly.enabled = true;
+    cfg.c.anomaly.window_ms = 60000;
+    cfg.c.anomaly.max_series = 64;
+    cfg.c.anomaly.keep_percent = 100;
+    Harness h(&cfg.c, true);
+    ASSERT_NE(h.h, nullptr);
+    lr_t_otlp_publish(h.h, 1, true, 0, false, 100); // the sampler keeps nothing
+    const char *svc[] = { "svc" }, *name[] = { "op-11" };
+    uint32_t kind[] = { 0 };
+    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    // Before any boost, the caller's spans of trace 1 are the sampler's (dropped).
+    EXPECT_TRUE(spans_in(h.post(LR_SIG_TRACES, resource_entry("front", span(1, 50)))).empty());
+    Bytes items;
+    append(items, span(1, 11));
+    append(items, span(2, 20));
+    EXPECT_EQ(spans_in(h.post(LR_SIG_TRACES, resource_entry("svc", items))),
+              std::multiset<std::string>{ span_key("svc", 11) });
+    Bytes later;
+    append(later, span(2, 61));
+    append(later, span(1, 51));
+    append(later, span(3, 70));
+    EXPECT_EQ(spans_in(h.post(LR_SIG_TRACES, resource_entry("front", later))),
+              std::multiset<std::string>{ span_key("front", 51) });
+    EXPECT_EQ(h.stats().anom_kept, 2u);
+}
+
+// The table itself: a trace is held LR_ANOM_BOOST_HOLD_S seconds after its last boosted span
+// (a second of clock skew between workers tolerated), and a trace taking its slot replaces it.
+TEST(OtlpAnomalyBoost, TableHoldAndReplace)
+{
+    Cfg cfg;
+    cfg.c.anomaly.enabled = true;
+    cfg.c.anomaly.window_ms = 60000;
+    cfg.c.anomaly.max_series = 64;
+    Harness h(&cfg.c, true);
+    ASSERT_NE(h.h, nullptr);
+    const char *svc[] = { "svc" }, *name[] = { "op" };
+    uint32_t kind[] = { 0 };
+    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    const uint64_t hold = lr_t_otlp_boost_hold_s();
+    const uint64_t a = 0x1234567890ab0007ull, b = 0x7777777777770007ull; // same slot
+    EXPECT_FALSE(lr_t_otlp_boost_has(h.h, a, 1000));
+    lr_t_otlp_boost_put(h.h, a, 1000);
+    EXPECT_TRUE(lr_t_otlp_boost_has(h.h, a, 999));
+    EXPECT_TRUE(lr_t_otlp_boost_has(h.h, a, 1000));
+    EXPECT_TRUE(lr_t_otlp_boost_has(h.h, a, 1000 + hold));
+    EXPECT_FALSE(lr_t_otlp_boost_has(h.h, a, 1001 + hold));
+    EXPECT_FALSE(lr_t_otlp_boost_has(h.h, a + 0x10000, 1000)); // another trace, same slot
+    lr_t_otlp_boost_put(h.h, a, 1030);                         // seen again: held from then on
+    EXPECT_TRUE(lr_t_otlp_boost_has(h.h, a, 1030 + hold));
+    lr_t_otlp_boost_put(h.h, b, 1031);
+    EXPECT_FALSE(lr_t_otlp_boost_has(h.h, a, 1031));
+    EXPECT_TRUE(lr_t_otlp_boost_has(h.h, b, 1031));
+}
+
 // keep_percent below 100: exactly the traces whose randomness (trace id bytes 9-15) is below that
 // share of 2^56; 0 keeps none.
 TEST(OtlpAnomalyBoost, KeepPercent)
