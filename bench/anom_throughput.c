@@ -14,32 +14,7 @@
 
 #include "../gpu/anom_algo.h"
 #include "linerate/anomaly.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double memcpy_gbps(void)
-{
-    size_t n = 64u << 20;
-    char *a = malloc(n), *b = malloc(n);
-    if (!a || !b)
-        exit(1);
-    memset(a, 1, n);
-    memset(b, 2, n);
-    double t0 = now_s();
-    for (int i = 0; i < 20; i++) {
-        memcpy(b, a, n);
-        a[i] = b[n - 1 - (size_t)i];
-    }
-    double t = now_s() - t0;
-    free(a);
-    free(b);
-    return 20.0 * (double)n / t / 1e9;
-}
+#include "membw.h"
 
 /* Steps `ns` series of `nf` features for `secs` seconds of ticks; returns checks/s. */
 static double run(enum lr_anom_device dev, uint32_t ns, uint32_t nf, double secs, char *name,
@@ -69,13 +44,13 @@ static double run(enum lr_anom_device dev, uint32_t ns, uint32_t nf, double secs
         exit(1);
     size_t ticks = 1;
     uint64_t opened = 0;
-    double t0 = now_s(), t = 0;
+    double t0 = bench_now_s(), t = 0;
     do {
         if (lr_gpu_anom_step(d, ids, &in[(ticks % ROWS) * ns * nf], ns, out) != 0)
             exit(1);
         opened += out[ticks % ns].opened;
         ticks++;
-        t = now_s() - t0;
+        t = bench_now_s() - t0;
     } while (t < secs);
     volatile uint64_t sink = opened;
     (void)sink;
@@ -89,7 +64,7 @@ static double run(enum lr_anom_device dev, uint32_t ns, uint32_t nf, double secs
 int main(int argc, char **argv)
 {
     double secs = argc > 1 ? atof(argv[1]) : 2.0;
-    double mc = memcpy_gbps();
+    double mc = bench_memcpy_gbps();
     printf("memcpy_gbps %.2f\n", mc);
     static const uint32_t shapes[][2] = { { 1000, 5 }, { 100000, 5 }, { 100000, 1 } };
     for (int dev = 0; dev < 2; dev++) {

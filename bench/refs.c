@@ -13,12 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "membw.h"
 
 static int lfd;
 
@@ -51,10 +46,10 @@ static int disk(const char *dir)
     enum { N = 300 };
     static double us[N];
     for (int i = 0; i < N; i++) {
-        double t0 = now_s();
+        double t0 = bench_now_s();
         if (write(fd, buf, sizeof(buf)) != (ssize_t)sizeof(buf) || fdatasync(fd) != 0)
             return 1;
-        us[i] = (now_s() - t0) * 1e6;
+        us[i] = (bench_now_s() - t0) * 1e6;
     }
     close(fd);
     unlink(path);
@@ -67,20 +62,15 @@ int main(int argc, char **argv)
 {
     if (argc > 1 && disk(argv[1]) != 0)
         return 1;
-    size_t n = 64u << 20;
-    char *a = malloc(n), *b = malloc(n);
-    if (!a || !b)
+    double mc = bench_memcpy_gbps();
+    if (mc < 0)
         return 1;
-    memset(a, 1, n);
-    memset(b, 2, n);
-    double t0 = now_s();
-    for (int i = 0; i < 20; i++) {
-        memcpy(b, a, n);
-        a[i] = b[n - 1 - (size_t)i];
-    }
-    double t = now_s() - t0;
-    printf("memcpy_gbps %.2f\n", 20.0 * (double)n / t / 1e9);
+    printf("memcpy_gbps %.2f\n", mc);
 
+    size_t chunk = 1 << 18;
+    char *a = calloc(1, chunk);
+    if (!a)
+        return 1;
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t sl = sizeof(sa);
     lfd = socket(AF_INET, SOCK_STREAM, 0);
@@ -92,8 +82,8 @@ int main(int argc, char **argv)
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
         return 1;
-    size_t total = 4ull << 30, sent = 0, chunk = 1 << 18;
-    t0 = now_s();
+    size_t total = 4ull << 30, sent = 0;
+    double t0 = bench_now_s();
     while (sent < total) {
         ssize_t k = write(fd, a, chunk);
         if (k <= 0)
@@ -102,9 +92,8 @@ int main(int argc, char **argv)
     }
     close(fd);
     pthread_join(th, NULL);
-    t = now_s() - t0;
+    double t = bench_now_s() - t0;
     printf("loopback_tcp_gbps %.2f\n", (double)total / t / 1e9);
     free(a);
-    free(b);
     return 0;
 }
