@@ -696,24 +696,43 @@ TEST(OtlpHeadSampling, AlwaysKeepErrorsOnlyWithZeroLatency)
               std::multiset<std::string>{ span_key("svc", 10) });
 }
 
-// The anomaly boost: while a series is open, head sampling keeps its traces at
-// anomaly.keep_percent (decided on the trace id's randomness), with every span of the trace in
-// the same request; features count every span that arrived, kept or not.
-TEST(OtlpAnomalyBoost, OpenSeriesTracesKept)
+// Anomaly scoring on (one window a minute, so none ends during a test), trace records keyed by
+// trace id, open series' traces kept at keep_percent.
+Cfg &anomaly_cfg(Cfg &cfg, double keep_percent)
 {
-    Cfg cfg;
     cfg.c.sampler.hash_seed = 5;
     cfg.c.kafka.partition_traces_by_id = true;
     cfg.c.anomaly.enabled = true;
     cfg.c.anomaly.window_ms = 60000;
     cfg.c.anomaly.max_series = 64;
-    cfg.c.anomaly.keep_percent = 100;
-    Harness h(&cfg.c, true);
-    ASSERT_NE(h.h, nullptr);
-    lr_t_otlp_publish(h.h, 1, true, 0, false, 100); // the sampler keeps nothing
-    const char *svc[] = { "svc" }, *name[] = { "op-11" };
-    uint32_t kind[] = { 0 };
-    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    cfg.c.anomaly.keep_percent = keep_percent;
+    return cfg;
+}
+
+// A context whose head sampler keeps nothing, with the series ("svc", op, kind 0) open.
+struct OpenSeries {
+    Cfg cfg;
+    Harness h;
+    int rc = -1;
+    OpenSeries(double keep_percent, const char *op) : h(&anomaly_cfg(cfg, keep_percent).c, true)
+    {
+        if (!h.h)
+            return;
+        lr_t_otlp_publish(h.h, 1, true, 0, false, 100);
+        const char *svc[] = { "svc" }, *name[] = { op };
+        uint32_t kind[] = { 0 };
+        rc = lr_t_otlp_anomaly(h.h, svc, name, kind, 1);
+    }
+};
+
+// The anomaly boost: while a series is open, head sampling keeps its traces at
+// anomaly.keep_percent (decided on the trace id's randomness), with every span of the trace in
+// the same request; features count every span that arrived, kept or not.
+TEST(OtlpAnomalyBoost, OpenSeriesTracesKept)
+{
+    OpenSeries o(100, "op-11");
+    ASSERT_EQ(o.rc, 0);
+    Harness &h = o.h;
     // Trace 1 holds the open series' span (11); traces 2 and 3 do not; "op-11" under another
     // service is another series.
     Bytes items;
@@ -747,19 +766,9 @@ TEST(OtlpAnomalyBoost, OpenSeriesTracesKept)
 // kept too (a caller's span usually arrives after its callee's), and other traces are not.
 TEST(OtlpAnomalyBoost, TraceRecalledInLaterRequests)
 {
-    Cfg cfg;
-    cfg.c.sampler.hash_seed = 5;
-    cfg.c.kafka.partition_traces_by_id = true;
-    cfg.c.anomaly.enabled = true;
-    cfg.c.anomaly.window_ms = 60000;
-    cfg.c.anomaly.max_series = 64;
-    cfg.c.anomaly.keep_percent = 100;
-    Harness h(&cfg.c, true);
-    ASSERT_NE(h.h, nullptr);
-    lr_t_otlp_publish(h.h, 1, true, 0, false, 100); // the sampler keeps nothing
-    const char *svc[] = { "svc" }, *name[] = { "op-11" };
-    uint32_t kind[] = { 0 };
-    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    OpenSeries o(100, "op-11");
+    ASSERT_EQ(o.rc, 0);
+    Harness &h = o.h;
     // Before any boost, the caller's spans of trace 1 are the sampler's (dropped).
     EXPECT_TRUE(spans_in(h.post(LR_SIG_TRACES, resource_entry("front", span(1, 50)))).empty());
     Bytes items;
@@ -780,15 +789,9 @@ TEST(OtlpAnomalyBoost, TraceRecalledInLaterRequests)
 // (a second of clock skew between workers tolerated), and a trace taking its slot replaces it.
 TEST(OtlpAnomalyBoost, TableHoldAndReplace)
 {
-    Cfg cfg;
-    cfg.c.anomaly.enabled = true;
-    cfg.c.anomaly.window_ms = 60000;
-    cfg.c.anomaly.max_series = 64;
-    Harness h(&cfg.c, true);
-    ASSERT_NE(h.h, nullptr);
-    const char *svc[] = { "svc" }, *name[] = { "op" };
-    uint32_t kind[] = { 0 };
-    ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+    OpenSeries o(100, "op");
+    ASSERT_EQ(o.rc, 0);
+    Harness &h = o.h;
     const uint64_t hold = lr_t_otlp_boost_hold_s();
     const uint64_t a = 0x1234567890ab0007ull, b = 0x7777777777770007ull; // same slot
     EXPECT_FALSE(lr_t_otlp_boost_has(h.h, a, 1000));
@@ -810,19 +813,9 @@ TEST(OtlpAnomalyBoost, TableHoldAndReplace)
 TEST(OtlpAnomalyBoost, KeepPercent)
 {
     for (double pct : { 0.0, 30.0 }) {
-        Cfg cfg;
-        cfg.c.sampler.hash_seed = 5;
-        cfg.c.kafka.partition_traces_by_id = true;
-        cfg.c.anomaly.enabled = true;
-        cfg.c.anomaly.window_ms = 60000;
-        cfg.c.anomaly.max_series = 64;
-        cfg.c.anomaly.keep_percent = pct;
-        Harness h(&cfg.c, true);
-        ASSERT_NE(h.h, nullptr);
-        lr_t_otlp_publish(h.h, 1, true, 0, false, 100);
-        const char *svc[] = { "svc" }, *name[] = { "op-7" };
-        uint32_t kind[] = { 0 };
-        ASSERT_EQ(lr_t_otlp_anomaly(h.h, svc, name, kind, 1), 0);
+        OpenSeries o(pct, "op-7");
+        ASSERT_EQ(o.rc, 0);
+        Harness &h = o.h;
         Bytes items;
         size_t want = 0;
         for (uint32_t t = 100; t < 400; t++) {
