@@ -10,6 +10,7 @@
 #include "linerate/config.h"
 #include "../dataplane/tail_policy.h"
 #include "errf.h"
+#include "hostprobes_names.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -1896,39 +1897,6 @@ static int dp_finalize(const struct lr_config *c, char *errstr, size_t errlen)
 }
 
 /* host_metrics.probes: "all" or names of control/hostmetrics.c's probes, comma-separated. */
-static int host_probes_check(const char *list, char *why, size_t whylen)
-{
-    static const char *const names[] = {
-        "all",     "tcp_retransmit", "tcp_state", "tcp_reset_sent", "tcp_reset_received",
-        "tcp_rtt", "runq",           "disk",      "skb_drop",       "softirq",
-        "exec",    "exit",           "oom"
-    };
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *q = p;
-        while (*q && *q != ',' && *q != ' ')
-            q++;
-        if (q == p)
-            break;
-        bool known = false;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            if ((size_t)(q - p) == strlen(names[i]) && strncmp(p, names[i], (size_t)(q - p)) == 0)
-                known = true;
-        if (!known) {
-            snprintf(why, whylen,
-                     "unknown probe \"%.*s\" (all, tcp_retransmit, tcp_state, "
-                     "tcp_reset_sent, tcp_reset_received, tcp_rtt, runq, disk, skb_drop, softirq, "
-                     "exec, exit, oom)",
-                     (int)(q - p), p);
-            return -1;
-        }
-        p = q;
-    }
-    return 0;
-}
-
 int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
 {
     char why[512];
@@ -1953,7 +1921,7 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     }
     if (dp_finalize(c, errstr, errlen) < 0)
         return -1;
-    if (host_probes_check(c->host_metrics.probes, why, sizeof(why)) < 0) {
+    if (lr_cp_host_probes_check(c->host_metrics.probes, why, sizeof(why)) < 0) {
         lr_cp_errf(errstr, errlen, "host_metrics.probes: %s", why);
         return -1;
     }

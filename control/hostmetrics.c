@@ -4,6 +4,7 @@
  * A build without bpftool or without the build machine's BTF defines no LR_HAVE_HOSTPROBES: the
  * conversion is still here, and every probe reports "off: built without eBPF probes". */
 #include "hostmetrics.h"
+#include "hostprobes_names.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -500,29 +501,29 @@ done:
 
 #define MAX_PROGS 3
 
-/* The probes, as the config's host_metrics.probes and /metrics name them; each is one or more
- * programs of bpf/hostprobes.bpf.c, each program on one tracepoint. */
+/* The probes' programs, in the order of lr_cp_host_probe_names (control/hostprobes_names.c: the
+ * names host_metrics.probes and /metrics use); each probe is one or more programs of
+ * bpf/hostprobes.bpf.c, each program on one tracepoint. */
 static const struct probe_def {
-    const char *name;
     const char *progs[MAX_PROGS];
     const char *tps[MAX_PROGS];
 } probe_defs[] = {
-    { "tcp_retransmit", { "tcp_retransmit" }, { "tcp_retransmit_skb" } },
-    { "tcp_state", { "tcp_state" }, { "inet_sock_set_state" } },
-    { "tcp_reset_sent", { "tcp_reset_sent" }, { "tcp_send_reset" } },
-    { "tcp_reset_received", { "tcp_reset_received" }, { "tcp_receive_reset" } },
-    { "tcp_rtt", { "tcp_rtt" }, { "tcp_probe" } },
-    { "runq",
-      { "runq_wakeup", "runq_wakeup_new", "runq_switch" },
+    { { "tcp_retransmit" }, { "tcp_retransmit_skb" } },
+    { { "tcp_state" }, { "inet_sock_set_state" } },
+    { { "tcp_reset_sent" }, { "tcp_send_reset" } },
+    { { "tcp_reset_received" }, { "tcp_receive_reset" } },
+    { { "tcp_rtt" }, { "tcp_probe" } },
+    { { "runq_wakeup", "runq_wakeup_new", "runq_switch" },
       { "sched_wakeup", "sched_wakeup_new", "sched_switch" } },
-    { "disk", { "disk_issue", "disk_complete" }, { "block_rq_issue", "block_rq_complete" } },
-    { "skb_drop", { "skb_drop" }, { "kfree_skb" } },
-    { "softirq", { "softirq_enter", "softirq_leave" }, { "softirq_entry", "softirq_exit" } },
-    { "exec", { "proc_exec" }, { "sched_process_exec" } },
-    { "exit", { "proc_exit" }, { "sched_process_exit" } },
-    { "oom", { "oom_kill" }, { "mark_victim" } },
+    { { "disk_issue", "disk_complete" }, { "block_rq_issue", "block_rq_complete" } },
+    { { "skb_drop" }, { "kfree_skb" } },
+    { { "softirq_enter", "softirq_leave" }, { "softirq_entry", "softirq_exit" } },
+    { { "proc_exec" }, { "sched_process_exec" } },
+    { { "proc_exit" }, { "sched_process_exit" } },
+    { { "oom_kill" }, { "mark_victim" } },
 };
 #define N_PROBES (sizeof(probe_defs) / sizeof(probe_defs[0]))
+_Static_assert(N_PROBES == LR_CP_HOST_N_PROBES, "one name per probe");
 
 enum {
     P_RETX,
@@ -574,25 +575,6 @@ static uint64_t unix_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Whether `name` is in the comma-separated list `list` ("all" selects every probe). */
-static bool selected(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *q = p;
-        while (*q && *q != ',' && *q != ' ')
-            q++;
-        if ((q - p == 3 && strncmp(p, "all", 3) == 0) ||
-            ((size_t)(q - p) == n && strncmp(p, name, n) == 0))
-            return true;
-        p = q;
-    }
-    return false;
 }
 
 static void set_off(struct lr_cp_host *h, size_t i, const char *why)
@@ -872,7 +854,7 @@ struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring 
         fclose(f);
     }
     for (size_t i = 0; i < N_PROBES; i++)
-        if (!selected(cfg->host_metrics.probes, probe_defs[i].name))
+        if (!lr_cp_host_probe_selected(cfg->host_metrics.probes, lr_cp_host_probe_names[i]))
             set_off(h, i, "not selected (host_metrics.probes)");
 #ifdef LR_HAVE_HOSTPROBES
     h->n_cpus = libbpf_num_possible_cpus();
@@ -975,12 +957,13 @@ void lr_cp_host_banner(const struct lr_cp_host *h, FILE *f)
     size_t n = 0;
     for (size_t i = 0; i < N_PROBES; i++)
         if (h->probes[i].on && n < sizeof(on) - 32)
-            n += (size_t)snprintf(on + n, sizeof(on) - n, "%s%s", n ? " " : "", probe_defs[i].name);
+            n += (size_t)snprintf(on + n, sizeof(on) - n, "%s%s", n ? " " : "",
+                                  lr_cp_host_probe_names[i]);
     fprintf(f, "  host probes every %u ms to %s; on: %s\n", h->cfg->host_metrics.interval_ms,
             "the metrics topic", n ? on : "none");
     for (size_t i = 0; i < N_PROBES; i++)
         if (!h->probes[i].on)
-            fprintf(f, "  host probe  %s off: %s\n", probe_defs[i].name, h->probes[i].why);
+            fprintf(f, "  host probe  %s off: %s\n", lr_cp_host_probe_names[i], h->probes[i].why);
 }
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
@@ -1001,7 +984,7 @@ void lr_cp_host_metrics_write(const struct lr_cp_host *h, FILE *f)
     fprintf(f, "# HELP linerate_host_probe_up Whether a host probe is loaded and attached (1), or "
                "off (0, with the reason).\n# TYPE linerate_host_probe_up gauge\n");
     for (size_t i = 0; i < N_PROBES; i++) {
-        fprintf(f, "linerate_host_probe_up{probe=\"%s\",reason=\"", probe_defs[i].name);
+        fprintf(f, "linerate_host_probe_up{probe=\"%s\",reason=\"", lr_cp_host_probe_names[i]);
         label(f, h->probes[i].on ? "" : h->probes[i].why);
         fprintf(f, "\"} %d\n", h->probes[i].on ? 1 : 0);
     }
@@ -1038,7 +1021,7 @@ void lr_cp_host_metrics_write(const struct lr_cp_host *h, FILE *f)
                 uint64_t ns, cnt;
                 prog_stats(h, i, j, &ns, &cnt);
                 fprintf(f, "%s{probe=\"%s\",tracepoint=\"%s\"} %llu\n", fam[k][0],
-                        probe_defs[i].name, probe_defs[i].tps[j],
+                        lr_cp_host_probe_names[i], probe_defs[i].tps[j],
                         (unsigned long long)(k ? cnt : ns));
             }
         }
