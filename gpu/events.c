@@ -12,12 +12,25 @@
 
 #define N_ATTRS 11
 
-const char *lr_gpu_anom_feature_name(unsigned feature)
+const char *lr_gpu_anom_feature_name(const struct lr_feat_key *k, unsigned feature)
 {
     static const char *const names[LR_ANOM_N_FEATURES] = {
         "count", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
     };
-    return feature < LR_ANOM_N_FEATURES ? names[feature] : "?";
+    static const char *const host[LR_ANOM_N_FEATURES] = {
+        [LR_ANOM_F_HOST_RATE] = "rate_per_s",
+        [LR_ANOM_F_HOST_MEAN] = "mean",
+    };
+    if (feature >= LR_ANOM_N_FEATURES)
+        return "?";
+    if (k && k->host)
+        return host[feature] ? host[feature] : "?";
+    return names[feature];
+}
+
+const char *lr_gpu_series_kind_name(const struct lr_feat_key *k)
+{
+    return k->host ? "host" : lr_gpu_span_kind_name(k->kind);
 }
 
 const char *lr_gpu_span_kind_name(uint32_t kind)
@@ -100,11 +113,11 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
         e->opened ? OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_WARN
                   : OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
     o->lr.severity_text = e->opened ? "WARN" : "INFO";
-    const char *feature = lr_gpu_anom_feature_name(e->feature);
+    const char *feature = lr_gpu_anom_feature_name(k, e->feature);
     const char *state = e->opened ? "opened" : "closed";
     snprintf(o->text, sizeof(o->text),
              "anomaly %s: %s of %s %s (%s): %.6g, expected %.6g to %.6g (score %.3f)", state,
-             feature, k->service, k->name, lr_gpu_span_kind_name(k->kind), (double)e->value,
+             feature, k->service, k->name, lr_gpu_series_kind_name(k), (double)e->value,
              (double)e->expected_lo, (double)e->expected_hi, (double)e->score);
     opentelemetry__proto__common__v1__any_value__init(&o->body);
     o->body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
@@ -114,7 +127,7 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
     attr_str(o, i++, "event.name", "linerate.anomaly");
     attr_str(o, i++, "service.name", k->service);
     attr_str(o, i++, "operation", k->name);
-    attr_str(o, i++, "span.kind", lr_gpu_span_kind_name(k->kind));
+    attr_str(o, i++, "span.kind", lr_gpu_series_kind_name(k));
     attr_str(o, i++, "anomaly.state", state);
     attr_str(o, i++, "anomaly.feature", feature);
     attr_double(o, i++, "anomaly.score", e->score);

@@ -17,11 +17,15 @@ struct lr_gpu_anom_event {
     uint32_t window_ms;
 };
 
-/* "count", "errors", "latency_p50_ms", ...; "?" out of range. */
-const char *lr_gpu_anom_feature_name(unsigned feature);
+/* The feature's name for series `k` (borrowed): "count", "errors", "latency_p50_ms", ... for a
+ * span series, "rate_per_s" and "mean" for a host series; "?" out of range. */
+const char *lr_gpu_anom_feature_name(const struct lr_feat_key *k, unsigned feature);
 
 /* "internal", "server", ...; "unspecified" for 0 and unknown values. */
 const char *lr_gpu_span_kind_name(uint32_t kind);
+
+/* The series' kind: its span kind's name, or "host" for a host series. */
+const char *lr_gpu_series_kind_name(const struct lr_feat_key *k);
 
 /* Encodes the n events (borrowed) as one ExportLogsServiceRequest: one ResourceLogs per event
  * whose resource carries the series' service.name, scope `linerate.anomaly`, one LogRecord with

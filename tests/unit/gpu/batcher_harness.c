@@ -11,6 +11,7 @@
 struct bh {
     struct lr_config cfg;
     struct lr_ring **rings;
+    struct lr_ring *host;
     uint32_t n;
     struct lr_anom_rt rt;
     struct lr_gpu_batcher *b;
@@ -29,12 +30,17 @@ struct bh *bh_new(const struct bh_opts *o, uint64_t start_ns)
     h->cfg.anomaly.batch_max_wait_ms = o->wait_ms;
     h->cfg.anomaly.idle_windows = o->idle_windows;
     h->cfg.anomaly.batch_max_size = o->batch_max;
+    if (o->host_interval_ms) {
+        h->cfg.host_metrics.enabled = true;
+        h->cfg.host_metrics.interval_ms = o->host_interval_ms;
+        h->host = lr_ring_new(64);
+    }
     h->n = o->workers;
     h->rings = calloc(o->workers, sizeof(*h->rings));
     for (uint32_t i = 0; h->rings && i < o->workers; i++)
         h->rings[i] = lr_ring_new(64);
     char err[256];
-    h->b = lr_gpu_batcher_new(&h->cfg, h->rings, h->n, &h->rt, start_ns, err, sizeof(err));
+    h->b = lr_gpu_batcher_new(&h->cfg, h->rings, h->n, h->host, &h->rt, start_ns, err, sizeof(err));
     if (!h->b) {
         fprintf(stderr, "bh_new: %s\n", err);
         bh_free(h);
@@ -55,6 +61,10 @@ void bh_free(struct bh *h)
         lr_ring_free(h->rings[i]);
     }
     free(h->rings);
+    void *m;
+    while (h->host && (m = lr_ring_pop(h->host)))
+        free(m);
+    lr_ring_free(h->host);
     lr_cp_config_free(&h->cfg);
     free(h);
 }
@@ -72,6 +82,24 @@ bool bh_push(struct bh *h, uint32_t w, uint64_t window, const struct lr_feat_ent
     if (n)
         memcpy(m->e, e, n * sizeof(*e));
     if (!lr_ring_push(h->rings[w], m)) {
+        free(m);
+        return false;
+    }
+    return true;
+}
+
+bool bh_push_host(struct bh *h, uint64_t window, const struct lr_feat_host_entry *e, uint32_t n)
+{
+    struct lr_feat_host_window *m = malloc(sizeof(*m) + n * sizeof(*e));
+    if (!m || !h->host) {
+        free(m);
+        return false;
+    }
+    m->window = window;
+    m->n = n;
+    if (n)
+        memcpy(m->e, e, n * sizeof(*e));
+    if (!lr_ring_push(h->host, m)) {
         free(m);
         return false;
     }
@@ -102,6 +130,8 @@ uint64_t bh_stat(struct bh *h, const char *name)
     F(rows)
     F(step_errors)
     F(events_lost)
+    F(host_samples)
+    F(host_late)
 #undef F
     return UINT64_MAX;
 }

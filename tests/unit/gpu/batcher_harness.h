@@ -15,6 +15,7 @@ extern "C" {
 
 struct bh_opts {
     uint32_t workers, max_series, window_ms, wait_ms, idle_windows, batch_max;
+    uint32_t host_interval_ms; /* 0: no host ring; else host_metrics.interval_ms, and a ring */
 };
 
 struct bh;
@@ -26,6 +27,9 @@ void bh_free(struct bh *h);
 /* Worker `w` hands over `window` with these entries (copied) and overflow. */
 bool bh_push(struct bh *h, uint32_t w, uint64_t window, const struct lr_feat_entry *e, uint32_t n,
              uint64_t overflow);
+
+/* The control thread hands over one read of the host maps for `window` (entries copied). */
+bool bh_push_host(struct bh *h, uint64_t window, const struct lr_feat_host_entry *e, uint32_t n);
 
 uint64_t bh_poll(struct bh *h, uint64_t now_ns);
 
