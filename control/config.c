@@ -657,7 +657,8 @@ static const struct row anomaly_rows[] = {
       .type = T_BOOL,
       FIELD(anomaly.enabled),
       .def = "false",
-      .doc = "Score every (service.name, span name, span kind) series each window for anomalies, "
+      .doc = "Score every (service.name, span name, span kind) series, and with "
+             "`host_metrics.enabled` every host-metric series, each window for anomalies, "
              "write each opening and closing to the logs topic as a `linerate.anomaly` log "
              "record, and keep the traces of open series at `keep_percent`. Off by default: "
              "it adds records to the logs topic and overrides head sampling for open series, so "
