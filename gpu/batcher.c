@@ -50,7 +50,7 @@ struct host_tab {
 
 struct slot {
     struct lr_feat_key key;
-    uint64_t last_window; /* the last window with spans */
+    uint64_t last_window; /* the last window with spans (a host series: with a read) */
     bool used, open;
     struct lr_anom_open o; /* while open: what the snapshot and GET /anomalies show */
 };
