@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "linerate/anomaly.h"
@@ -81,6 +82,7 @@ struct lr_gpu_batcher {
     float *rows;
     struct lr_anom_out *outs;
     struct lr_gpu_anom_event *events;
+    char host_name[256]; /* host series' events carry it, as the host metrics' resource does */
 
     uint64_t generation;
     struct lr_anom_snap **retired;
@@ -393,6 +395,7 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t,
                 .expected_hi = o->expected_hi,
                 .time_unix_ns = when,
                 .window_ms = b->cfg->anomaly.window_ms,
+                .host_name = s->key.host ? b->host_name : NULL,
             };
         if (closing) {
             s->open = false;
@@ -578,6 +581,8 @@ struct lr_gpu_batcher *lr_gpu_batcher_new(const struct lr_config *cfg, struct lr
     b->n_workers = n_workers;
     b->host = host;
     b->rt = rt;
+    if (gethostname(b->host_name, sizeof(b->host_name) - 1) != 0)
+        snprintf(b->host_name, sizeof(b->host_name), "localhost"); /* as control/hostmetrics.c */
     b->max_series = ms;
     b->window_ns = (uint64_t)cfg->anomaly.window_ms * 1000000ull;
     b->wait_ns = (uint64_t)cfg->anomaly.batch_max_wait_ms * 1000000ull;

@@ -44,9 +44,9 @@ const char *lr_gpu_span_kind_name(uint32_t kind)
 struct one {
     Opentelemetry__Proto__Logs__V1__ResourceLogs rl;
     Opentelemetry__Proto__Resource__V1__Resource res;
-    Opentelemetry__Proto__Common__V1__KeyValue res_kv;
-    Opentelemetry__Proto__Common__V1__AnyValue res_v;
-    Opentelemetry__Proto__Common__V1__KeyValue *res_kvs[1];
+    Opentelemetry__Proto__Common__V1__KeyValue res_kv[2];
+    Opentelemetry__Proto__Common__V1__AnyValue res_v[2];
+    Opentelemetry__Proto__Common__V1__KeyValue *res_kvs[2];
     Opentelemetry__Proto__Logs__V1__ScopeLogs sl;
     Opentelemetry__Proto__Logs__V1__ScopeLogs *sls[1];
     Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
@@ -89,14 +89,18 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
     const struct lr_feat_key *k = e->key;
     opentelemetry__proto__logs__v1__resource_logs__init(&o->rl);
     opentelemetry__proto__resource__v1__resource__init(&o->res);
-    opentelemetry__proto__common__v1__key_value__init(&o->res_kv);
-    opentelemetry__proto__common__v1__any_value__init(&o->res_v);
-    o->res_v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    o->res_v.string_value = (char *)k->service;
-    o->res_kv.key = "service.name";
-    o->res_kv.value = &o->res_v;
-    o->res_kvs[0] = &o->res_kv;
-    o->res.n_attributes = 1;
+    const char *res[2][2] = { { "service.name", k->service }, { "host.name", e->host_name } };
+    size_t n_res = e->host_name ? 2 : 1;
+    for (size_t i = 0; i < n_res; i++) {
+        opentelemetry__proto__common__v1__key_value__init(&o->res_kv[i]);
+        opentelemetry__proto__common__v1__any_value__init(&o->res_v[i]);
+        o->res_v[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        o->res_v[i].string_value = (char *)res[i][1];
+        o->res_kv[i].key = (char *)res[i][0];
+        o->res_kv[i].value = &o->res_v[i];
+        o->res_kvs[i] = &o->res_kv[i];
+    }
+    o->res.n_attributes = n_res;
     o->res.attributes = o->res_kvs;
     o->rl.resource = &o->res;
     opentelemetry__proto__logs__v1__scope_logs__init(&o->sl);

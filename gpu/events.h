@@ -15,6 +15,7 @@ struct lr_gpu_anom_event {
     float score, value, expected_lo, expected_hi;
     uint64_t time_unix_ns;
     uint32_t window_ms;
+    const char *host_name; /* borrowed: a host series' resource host.name; NULL for spans */
 };
 
 /* The feature's name for series `k` (borrowed): "count", "errors", "latency_p50_ms", ... for a
@@ -28,7 +29,8 @@ const char *lr_gpu_span_kind_name(uint32_t kind);
 const char *lr_gpu_series_kind_name(const struct lr_feat_key *k);
 
 /* Encodes the n events (borrowed) as one ExportLogsServiceRequest: one ResourceLogs per event
- * whose resource carries the series' service.name, scope `linerate.anomaly`, one LogRecord with
+ * whose resource carries the series' service.name (and a host series' host.name, as the host
+ * metrics' resource does), scope `linerate.anomaly`, one LogRecord with
  * the attributes event.name = linerate.anomaly, service.name, operation, span.kind,
  * anomaly.state (opened | closed), anomaly.feature, anomaly.score, anomaly.value,
  * anomaly.expected_low, anomaly.expected_high, anomaly.window_ms, and a one-line body.

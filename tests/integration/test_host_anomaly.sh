@@ -7,8 +7,8 @@
 # writes 64 KiB blocks at the same pace (16 times the bytes). Checked:
 #   - no anomaly record for that series during the steady part;
 #   - a linerate.anomaly record (opened) for it reaches otlp_logs within 10 s of the change, with
-#     service.name linerate, span.kind host and anomaly.feature rate_per_s, its value above 4 times
-#     the baseline's rate;
+#     service.name linerate, span.kind host and anomaly.feature rate_per_s, the host's name in
+#     its resource (host.name), its value above 4 times the baseline's rate;
 #   - GET /anomalies lists it the same way;
 #   - linerate_anomaly_host_samples_total counts the host samples.
 # Other host series (this machine's other disks) may open or not: the test names only its own.
@@ -83,7 +83,8 @@ echo "anomaly record for $SERIES in Kafka $(((t_found - t_change) / 1000000)) ms
 rec=$(ours | grep opened | head -1)
 echo "$rec" | grep -q "anomaly opened: rate_per_s of linerate $SERIES (host): " ||
     fail "the record's body does not name the host series and feature: $rec"
-for a in 'span.kind *host' 'anomaly.feature *rate_per_s' 'service.name *linerate'; do
+for a in 'span.kind *host' 'anomaly.feature *rate_per_s' 'service.name *linerate' \
+    "host.name *$(hostname)"; do
     echo "$rec" | grep -q "$a" || fail "the record lacks $a: $rec"
 done
 # The value (bytes per second in the opening window): the body says it as %.6g.

@@ -157,10 +157,13 @@ char *bh_events(struct bh *h)
         bool bad = !req || m->signal != LR_SIG_LOGS || m->key_len != 0;
         for (size_t i = 0; req && i < req->n_resource_logs; i++) {
             Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = req->resource_logs[i];
-            const char *rs = "";
-            for (size_t a = 0; rl->resource && a < rl->resource->n_attributes; a++)
+            const char *rs = "", *rh = NULL;
+            for (size_t a = 0; rl->resource && a < rl->resource->n_attributes; a++) {
                 if (!strcmp(rl->resource->attributes[a]->key, "service.name"))
                     rs = rl->resource->attributes[a]->value->string_value;
+                if (!strcmp(rl->resource->attributes[a]->key, "host.name"))
+                    rh = rl->resource->attributes[a]->value->string_value;
+            }
             for (size_t s = 0; s < rl->n_scope_logs; s++) {
                 Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[s];
                 for (size_t l = 0; l < sl->n_log_records; l++) {
@@ -169,6 +172,8 @@ char *bh_events(struct bh *h)
                     if (!lr->time_unix_nano || !lr->body)
                         bad = true;
                     fprintf(f, "%s\t%s", rs, sl->scope ? sl->scope->name : "");
+                    if (rh)
+                        fprintf(f, "\tresource.host.name=%s", rh);
                     for (size_t a = 0; a < lr->n_attributes; a++) {
                         Opentelemetry__Proto__Common__V1__AnyValue *v = lr->attributes[a]->value;
                         fprintf(f, "\t%s=", lr->attributes[a]->key);

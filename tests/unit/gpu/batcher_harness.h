@@ -42,7 +42,8 @@ const struct lr_anom_snap *bh_snap(struct bh *h);
 
 /* Pops every event record and decodes it with protobuf-c (the logs service header cannot be
  * compiled as C++): one line per log record, tab-separated: the resource's service.name, the scope
- * name, then key=value per attribute (doubles with %g). Records that are not logs, carry a key,
+ * name, resource.host.name=X when the resource has a host.name, then key=value per attribute
+ * (doubles with %g). Records that are not logs, carry a key,
  * do not decode, have n_items other than their log record count, or have a log record without
  * a time or a body add a line "BAD". Returns an owned string (free with bh_bytes_free). */
 char *bh_events(struct bh *h);

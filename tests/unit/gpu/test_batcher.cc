@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "unit/gpu/batcher_harness.h"
 
 namespace
@@ -254,6 +256,7 @@ TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
     auto ev = events(b.h);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].resource_service, "svc-a");
+    EXPECT_EQ(ev[0].attrs.count("resource.host.name"), 0u) << "a span series' resource has a host";
     EXPECT_EQ(ev[0].attrs["event.name"], "linerate.anomaly");
     EXPECT_EQ(ev[0].attrs["service.name"], "svc-a");
     EXPECT_EQ(ev[0].attrs["operation"], "GET /api");
@@ -399,6 +402,9 @@ void host_step(bool mean_step)
     auto ev = events(b.h);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].resource_service, "linerate");
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    EXPECT_EQ(ev[0].attrs["resource.host.name"], host);
     EXPECT_EQ(ev[0].attrs["service.name"], "linerate");
     EXPECT_EQ(ev[0].attrs["operation"], name);
     EXPECT_EQ(ev[0].attrs["span.kind"], "host");
