@@ -169,8 +169,10 @@ FUZZ_CFLAGS = -std=c11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined -D_GNU
               -I$(PROTO_GEN) $(PKG_CFLAGS) -DLR_NO_DPDK
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(FUZZ_BUILD)/%,$(FUZZ_SRC))
 # control/config.c: the dataplane workers read their addresses through lr_cp_config_dp_addr;
-# gpu/features.c: they count anomaly features per span.
-FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c gpu/features.c $(PROTO_C)
+# gpu/features.c: they count anomaly features per span. control/hostprobes_names.c: config.c checks
+# host_metrics.probes against it.
+FUZZ_LIB_SRC = $(DP_SRC) control/spool.c control/config.c control/hostprobes_names.c gpu/features.c \
+               $(PROTO_C)
 # The library is compiled once for every target (instrumented, not linked with libFuzzer's main).
 FUZZ_OBJ = $(patsubst %.c,$(FUZZ_BUILD)/obj/%.o,$(FUZZ_LIB_SRC))
 .SECONDARY: $(FUZZ_OBJ)

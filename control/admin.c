@@ -211,6 +211,12 @@ static void anomaly_metrics(FILE *f, const struct lr_cp_state *st, uint32_t nw)
         { "linerate_anomaly_events_lost_total", "counter",
           "Anomaly event records dropped: the output ring was full.",
           offsetof(struct lr_gpu_batcher_stats, events_lost) },
+        { "linerate_anomaly_host_samples_total", "counter",
+          "Host-metric series samples handed to the detector (host_metrics.enabled).",
+          offsetof(struct lr_gpu_batcher_stats, host_samples) },
+        { "linerate_anomaly_host_late_total", "counter",
+          "Host-metric reads that came after their window was scored (put in the next one).",
+          offsetof(struct lr_gpu_batcher_stats, host_late) },
     };
     for (size_t k = 0; k < sizeof(bt) / sizeof(bt[0]); k++) {
         family(f, bt[k].name, bt[k].type, bt[k].help);

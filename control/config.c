@@ -10,6 +10,7 @@
 #include "linerate/config.h"
 #include "../dataplane/tail_policy.h"
 #include "errf.h"
+#include "hostprobes_names.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -656,7 +657,8 @@ static const struct row anomaly_rows[] = {
       .type = T_BOOL,
       FIELD(anomaly.enabled),
       .def = "false",
-      .doc = "Score every (service.name, span name, span kind) series each window for anomalies, "
+      .doc = "Score every (service.name, span name, span kind) series, and with "
+             "`host_metrics.enabled` every host-metric series, each window for anomalies, "
              "write each opening and closing to the logs topic as a `linerate.anomaly` log "
              "record, and keep the traces of open series at `keep_percent`. Off by default: "
              "it adds records to the logs topic and overrides head sampling for open series, so "
@@ -1896,39 +1898,6 @@ static int dp_finalize(const struct lr_config *c, char *errstr, size_t errlen)
 }
 
 /* host_metrics.probes: "all" or names of control/hostmetrics.c's probes, comma-separated. */
-static int host_probes_check(const char *list, char *why, size_t whylen)
-{
-    static const char *const names[] = {
-        "all",     "tcp_retransmit", "tcp_state", "tcp_reset_sent", "tcp_reset_received",
-        "tcp_rtt", "runq",           "disk",      "skb_drop",       "softirq",
-        "exec",    "exit",           "oom"
-    };
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *q = p;
-        while (*q && *q != ',' && *q != ' ')
-            q++;
-        if (q == p)
-            break;
-        bool known = false;
-        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-            if ((size_t)(q - p) == strlen(names[i]) && strncmp(p, names[i], (size_t)(q - p)) == 0)
-                known = true;
-        if (!known) {
-            snprintf(why, whylen,
-                     "unknown probe \"%.*s\" (all, tcp_retransmit, tcp_state, "
-                     "tcp_reset_sent, tcp_reset_received, tcp_rtt, runq, disk, skb_drop, softirq, "
-                     "exec, exit, oom)",
-                     (int)(q - p), p);
-            return -1;
-        }
-        p = q;
-    }
-    return 0;
-}
-
 int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
 {
     char why[512];
@@ -1953,7 +1922,7 @@ int lr_cp_config_finalize(struct lr_config *c, char *errstr, size_t errlen)
     }
     if (dp_finalize(c, errstr, errlen) < 0)
         return -1;
-    if (host_probes_check(c->host_metrics.probes, why, sizeof(why)) < 0) {
+    if (lr_cp_host_probes_check(c->host_metrics.probes, why, sizeof(why)) < 0) {
         lr_cp_errf(errstr, errlen, "host_metrics.probes: %s", why);
         return -1;
     }

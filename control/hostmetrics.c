@@ -4,13 +4,17 @@
  * A build without bpftool or without the build machine's BTF defines no LR_HAVE_HOSTPROBES: the
  * conversion is still here, and every probe reports "off: built without eBPF probes". */
 #include "hostmetrics.h"
+#include "hostprobes_names.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "linerate/features.h"
 #include "linerate/msg.h"
 #include "linerate/ring.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
@@ -496,33 +500,292 @@ done:
     return out;
 }
 
+/* ---- host series for the anomaly detector ---------------------------------------------------- */
+
+typedef void (*series_fn)(void *arg, const char *name, double value, double sum, bool hist);
+
+/* "metric{k=v,...}" from a printf format of the attributes (empty: no braces). */
+static void series_name(char *out, const char *metric, const char *fmt, ...)
+{
+    char attrs[LR_CP_HOST_SERIES_NAME_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(attrs, sizeof(attrs), fmt, ap);
+    va_end(ap);
+    /* The longest (a retransmit key with an IPv6 prefix) is about 120 bytes: no cut. */
+    size_t m = strlen(metric), a = strlen(attrs), n = 0;
+    const size_t max = LR_CP_HOST_SERIES_NAME_MAX - 1;
+    memcpy(out, metric, m < max ? m : max);
+    n = m < max ? m : max;
+    if (a && n + a + 2 <= max) {
+        out[n++] = '{';
+        memcpy(out + n, attrs, a);
+        n += a;
+        out[n++] = '}';
+    }
+    out[n] = '\0';
+}
+
+static void hist_emit(series_fn fn, void *arg, const char *name, const struct lr_bpf_hist *h)
+{
+    uint64_t c = 0; /* the buckets' sum, as the request's count (see hist_point) */
+    for (int i = 0; i < LR_BPF_HIST_SLOTS; i++)
+        c += h->slots[i];
+    fn(arg, name, (double)c, (double)h->sum, true);
+}
+
+void lr_cp_host_series_each(const struct lr_cp_host_snap *s, series_fn fn, void *arg)
+{
+    char n[LR_CP_HOST_SERIES_NAME_MAX], buf[64], buf2[32];
+    for (size_t i = 0; s->has_retx && i < s->n_retx; i++) {
+        prefix_text(&s->retx[i], buf, sizeof(buf));
+        series_name(n, "linerate.host.tcp.retransmits",
+                    "network.local.port=%u,linerate.host.tcp.remote_prefix=%s,network.type=%s",
+                    s->retx[i].lport, buf, s->retx[i].family == 10 ? "ipv6" : "ipv4");
+        fn(arg, n, (double)s->retx[i].count, NAN, false);
+    }
+    for (uint32_t i = 0; s->has_tcp_state && i < LR_BPF_TCP_STATES; i++) {
+        if (!s->tcp_states[i])
+            continue;
+        if (tcp_state_names[i])
+            snprintf(buf, sizeof(buf), "%s", tcp_state_names[i]);
+        else
+            snprintf(buf, sizeof(buf), "state%u", i);
+        series_name(n, "linerate.host.tcp.state_changes", "network.connection.state=%s", buf);
+        fn(arg, n, (double)s->tcp_states[i], NAN, false);
+    }
+    if (s->has_rst_sent) {
+        series_name(n, "linerate.host.tcp.resets", "network.io.direction=transmit");
+        fn(arg, n, (double)s->counters[LR_BPF_C_RST_SENT], NAN, false);
+    }
+    if (s->has_rst_recv) {
+        series_name(n, "linerate.host.tcp.resets", "network.io.direction=receive");
+        fn(arg, n, (double)s->counters[LR_BPF_C_RST_RECV], NAN, false);
+    }
+    if (s->has_rtt)
+        hist_emit(fn, arg, "linerate.host.tcp.srtt", &s->rtt);
+    for (uint32_t c = 0; s->has_runq && c < s->n_cpus; c++) {
+        series_name(n, "linerate.host.sched.runqueue.latency", "cpu.logical_number=%u", c);
+        hist_emit(fn, arg, n, &s->runq[c]);
+    }
+    for (size_t i = 0; s->has_disk && i < s->n_disk; i++) {
+        disk_name(&s->disk[i], buf, sizeof(buf));
+        series_name(n, "linerate.host.disk.io.latency", "system.device=%s,linerate.host.disk.op=%s",
+                    buf, disk_op_name(s->disk[i].op, buf2, sizeof(buf2)));
+        hist_emit(fn, arg, n, &s->disk[i].lat);
+    }
+    for (size_t i = 0; s->has_disk && i < s->n_disk; i++) {
+        if (s->disk[i].op > 1)
+            continue;
+        disk_name(&s->disk[i], buf, sizeof(buf));
+        series_name(n, "system.disk.io", "system.device=%s,disk.io.direction=%s", buf,
+                    s->disk[i].op ? "write" : "read");
+        fn(arg, n, (double)s->disk[i].bytes, NAN, false);
+    }
+    for (uint32_t i = 0; s->has_drops && i < LR_BPF_DROP_REASONS; i++) {
+        if (!s->drops[i])
+            continue;
+        const char *r = s->drop_names ? s->drop_names[i] : NULL;
+        if (r)
+            snprintf(buf, sizeof(buf), "%s", r);
+        else
+            snprintf(buf, sizeof(buf), "%u", i);
+        series_name(n, "linerate.host.net.packet.drops", "linerate.host.drop_reason=%s", buf);
+        fn(arg, n, (double)s->drops[i], NAN, false);
+    }
+    for (uint32_t i = 0; s->has_softirq && i < LR_BPF_SOFTIRQS; i++) {
+        if (!s->softirq_ns[i] && !softirq_names[i])
+            continue;
+        if (softirq_names[i])
+            snprintf(buf, sizeof(buf), "%s", softirq_names[i]);
+        else
+            snprintf(buf, sizeof(buf), "vec%u", i);
+        series_name(n, "linerate.host.softirq.time", "linerate.host.softirq.vector=%s", buf);
+        fn(arg, n, (double)s->softirq_ns[i] / 1e9, NAN, false);
+    }
+    if (s->has_exec)
+        fn(arg, "linerate.host.process.execs", (double)s->counters[LR_BPF_C_EXEC], NAN, false);
+    if (s->has_exit)
+        fn(arg, "linerate.host.process.exits", (double)s->counters[LR_BPF_C_EXIT], NAN, false);
+    if (s->has_oom)
+        fn(arg, "linerate.host.memory.oom_kills", (double)s->counters[LR_BPF_C_OOM], NAN, false);
+}
+
+/* One series' cumulative values at a read. */
+struct prev_ent {
+    uint64_t hash; /* the detector key's hash */
+    double value, sum;
+    char name[LR_CP_HOST_SERIES_NAME_MAX];
+};
+
+/* Two tables, the previous read's and the one being made, swapped after each read: a series
+ * that is gone from the maps is gone from the table one read later. */
+struct prev_tab {
+    uint32_t n, mask;
+    uint32_t *index; /* entry + 1; 0 empty */
+    struct prev_ent *e;
+};
+
+struct lr_cp_host_prev {
+    size_t cap;
+    struct prev_tab t[2]; /* [0] the previous read, [1] this one */
+    bool have_prev;
+    uint64_t prev_ns, overflow;
+    struct lr_feat_host_window *out;
+};
+
+static uint32_t *prev_slot(struct prev_tab *t, uint64_t hash, const char *name)
+{
+    for (uint32_t h = (uint32_t)hash & t->mask;; h = (h + 1) & t->mask) {
+        uint32_t i = t->index[h];
+        if (i == 0 || (t->e[i - 1].hash == hash && strcmp(t->e[i - 1].name, name) == 0))
+            return &t->index[h];
+    }
+}
+
+static int prev_tab_init(struct prev_tab *t, size_t cap)
+{
+    uint32_t slots = 4;
+    while (slots < 2 * cap)
+        slots <<= 1;
+    t->mask = slots - 1;
+    t->index = calloc(slots, sizeof(*t->index));
+    t->e = calloc(cap, sizeof(*t->e));
+    return t->index && t->e ? 0 : -ENOMEM;
+}
+
+static void prev_tab_clear(struct prev_tab *t)
+{
+    for (uint32_t i = t->n; i-- > 0;) /* newest first: see lr_gpu_feat_table_clear */
+        *prev_slot(t, t->e[i].hash, t->e[i].name) = 0;
+    t->n = 0;
+}
+
+struct lr_cp_host_prev *lr_cp_host_prev_new(size_t cap)
+{
+    struct lr_cp_host_prev *p = calloc(1, sizeof(*p));
+    if (!p)
+        return NULL;
+    p->cap = cap ? cap : 1;
+    p->out = malloc(sizeof(*p->out) + p->cap * sizeof(p->out->e[0]));
+    if (!p->out || prev_tab_init(&p->t[0], p->cap) < 0 || prev_tab_init(&p->t[1], p->cap) < 0) {
+        lr_cp_host_prev_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void lr_cp_host_prev_free(struct lr_cp_host_prev *p)
+{
+    if (!p)
+        return;
+    for (int i = 0; i < 2; i++) {
+        free(p->t[i].index);
+        free(p->t[i].e);
+    }
+    free(p->out);
+    free(p);
+}
+
+uint64_t lr_cp_host_prev_overflow(const struct lr_cp_host_prev *p)
+{
+    return p->overflow;
+}
+
+static void sample_one(void *arg, const char *name, double value, double sum, bool hist)
+{
+    struct lr_cp_host_prev *p = arg;
+    struct prev_tab *cur = &p->t[1];
+    struct lr_feat_key key;
+    lr_gpu_feat_host_key(&key, name);
+    uint32_t *ix = prev_slot(cur, key.hash, name);
+    if (*ix)
+        return; /* named twice: cannot happen, the attributes tell the points apart */
+    if (cur->n == p->cap) {
+        p->overflow++;
+        return;
+    }
+    struct prev_ent *e = &cur->e[cur->n++];
+    *ix = cur->n;
+    e->hash = key.hash;
+    e->value = value;
+    e->sum = sum;
+    snprintf(e->name, sizeof(e->name), "%s", name);
+    if (!p->have_prev)
+        return;
+    uint32_t *pix = prev_slot(&p->t[0], key.hash, name);
+    if (!*pix)
+        return; /* new series: a delta needs two reads */
+    const struct prev_ent *was = &p->t[0].e[*pix - 1];
+    if (value < was->value || (hist && sum < was->sum))
+        return; /* reset (the maps were cleared): no delta this time */
+    struct lr_feat_host_entry *o = &p->out->e[p->out->n++];
+    o->key = key;
+    o->delta = value - was->value;
+    o->sum_delta = hist ? sum - was->sum : NAN;
+    o->elapsed_s = 0; /* the same for every series of a read: set by lr_cp_host_samples */
+}
+
+struct lr_feat_host_window *lr_cp_host_samples(struct lr_cp_host_prev *p,
+                                               const struct lr_cp_host_snap *s, uint64_t read_ns,
+                                               uint64_t window_ns)
+{
+    p->out->n = 0;
+    lr_cp_host_series_each(s, sample_one, p);
+    double elapsed =
+        p->have_prev && read_ns > p->prev_ns ? (double)(read_ns - p->prev_ns) / 1e9 : 0;
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < p->out->n; i++) {
+        if (elapsed <= 0)
+            break; /* the clock did not move: nothing to divide by */
+        p->out->e[i].elapsed_s = elapsed;
+        n++;
+    }
+    struct lr_feat_host_window *m = malloc(sizeof(*m) + (size_t)n * sizeof(m->e[0]));
+    if (m) {
+        m->window = window_ns ? read_ns / window_ns : 0;
+        m->n = n;
+        memcpy(m->e, p->out->e, (size_t)n * sizeof(m->e[0]));
+    }
+    /* This read becomes the previous one. */
+    prev_tab_clear(&p->t[0]);
+    struct prev_tab t = p->t[0];
+    p->t[0] = p->t[1];
+    p->t[1] = t;
+    p->have_prev = true;
+    p->prev_ns = read_ns;
+    if (!m)
+        errno = ENOMEM;
+    return m;
+}
+
 /* ---- the probes ------------------------------------------------------------------------------ */
 
 #define MAX_PROGS 3
 
-/* The probes, as the config's host_metrics.probes and /metrics name them; each is one or more
- * programs of bpf/hostprobes.bpf.c, each program on one tracepoint. */
+/* The probes' programs, in the order of lr_cp_host_probe_names (control/hostprobes_names.c: the
+ * names host_metrics.probes and /metrics use); each probe is one or more programs of
+ * bpf/hostprobes.bpf.c, each program on one tracepoint. */
 static const struct probe_def {
-    const char *name;
     const char *progs[MAX_PROGS];
     const char *tps[MAX_PROGS];
 } probe_defs[] = {
-    { "tcp_retransmit", { "tcp_retransmit" }, { "tcp_retransmit_skb" } },
-    { "tcp_state", { "tcp_state" }, { "inet_sock_set_state" } },
-    { "tcp_reset_sent", { "tcp_reset_sent" }, { "tcp_send_reset" } },
-    { "tcp_reset_received", { "tcp_reset_received" }, { "tcp_receive_reset" } },
-    { "tcp_rtt", { "tcp_rtt" }, { "tcp_probe" } },
-    { "runq",
-      { "runq_wakeup", "runq_wakeup_new", "runq_switch" },
+    { { "tcp_retransmit" }, { "tcp_retransmit_skb" } },
+    { { "tcp_state" }, { "inet_sock_set_state" } },
+    { { "tcp_reset_sent" }, { "tcp_send_reset" } },
+    { { "tcp_reset_received" }, { "tcp_receive_reset" } },
+    { { "tcp_rtt" }, { "tcp_probe" } },
+    { { "runq_wakeup", "runq_wakeup_new", "runq_switch" },
       { "sched_wakeup", "sched_wakeup_new", "sched_switch" } },
-    { "disk", { "disk_issue", "disk_complete" }, { "block_rq_issue", "block_rq_complete" } },
-    { "skb_drop", { "skb_drop" }, { "kfree_skb" } },
-    { "softirq", { "softirq_enter", "softirq_leave" }, { "softirq_entry", "softirq_exit" } },
-    { "exec", { "proc_exec" }, { "sched_process_exec" } },
-    { "exit", { "proc_exit" }, { "sched_process_exit" } },
-    { "oom", { "oom_kill" }, { "mark_victim" } },
+    { { "disk_issue", "disk_complete" }, { "block_rq_issue", "block_rq_complete" } },
+    { { "skb_drop" }, { "kfree_skb" } },
+    { { "softirq_enter", "softirq_leave" }, { "softirq_entry", "softirq_exit" } },
+    { { "proc_exec" }, { "sched_process_exec" } },
+    { { "proc_exit" }, { "sched_process_exit" } },
+    { { "oom_kill" }, { "mark_victim" } },
 };
 #define N_PROBES (sizeof(probe_defs) / sizeof(probe_defs[0]))
+_Static_assert(N_PROBES == LR_CP_HOST_N_PROBES, "one name per probe");
 
 enum {
     P_RETX,
@@ -551,6 +814,9 @@ struct probe {
 struct lr_cp_host {
     const struct lr_config *cfg;
     struct lr_ring *ring;
+    struct lr_ring *anom;         /* detector samples to the anomaly batcher; NULL: off */
+    struct lr_cp_host_prev *prev; /* the previous read, for the samples' deltas */
+    uint64_t anom_sent, anom_dropped;
     struct probe probes[N_PROBES];
     uint64_t next_ns, start_unix_ns;
     uint64_t requests, dropped, failed;
@@ -574,25 +840,6 @@ static uint64_t unix_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Whether `name` is in the comma-separated list `list` ("all" selects every probe). */
-static bool selected(const char *list, const char *name)
-{
-    size_t n = strlen(name);
-    const char *p = list;
-    while (*p) {
-        while (*p == ' ' || *p == ',')
-            p++;
-        const char *q = p;
-        while (*q && *q != ',' && *q != ' ')
-            q++;
-        if ((q - p == 3 && strncmp(p, "all", 3) == 0) ||
-            ((size_t)(q - p) == n && strncmp(p, name, n) == 0))
-            return true;
-        p = q;
-    }
-    return false;
 }
 
 static void set_off(struct lr_cp_host *h, size_t i, const char *why)
@@ -854,13 +1101,15 @@ static void prog_stats(const struct lr_cp_host *h, size_t i, int j, uint64_t *ru
 
 #endif /* LR_HAVE_HOSTPROBES */
 
-struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring *ring)
+struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring *ring,
+                                    struct lr_ring *anom)
 {
     struct lr_cp_host *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
     h->cfg = cfg;
     h->ring = ring;
+    h->anom = anom;
     h->stats_fd = -1;
     h->start_unix_ns = unix_ns();
     if (gethostname(h->host_name, sizeof(h->host_name) - 1) != 0)
@@ -872,7 +1121,7 @@ struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring 
         fclose(f);
     }
     for (size_t i = 0; i < N_PROBES; i++)
-        if (!selected(cfg->host_metrics.probes, probe_defs[i].name))
+        if (!lr_cp_host_probe_selected(cfg->host_metrics.probes, lr_cp_host_probe_names[i]))
             set_off(h, i, "not selected (host_metrics.probes)");
 #ifdef LR_HAVE_HOSTPROBES
     h->n_cpus = libbpf_num_possible_cpus();
@@ -886,6 +1135,18 @@ struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring 
     if (!h->buf || !h->retx || !h->disk || !h->runq) {
         lr_cp_host_free(h);
         return NULL;
+    }
+    if (anom) {
+        /* Every series a read can hold (lr_cp_host_series_each): retransmit keys, TCP states, two
+         * reset directions, the RTT, one run queue per CPU, per disk key a latency and a bytes
+         * series, drop reasons, softirq vectors, exec, exit, OOM. */
+        size_t cap = LR_BPF_RETX_KEYS + LR_BPF_TCP_STATES + 2 + 1 + (size_t)h->n_cpus +
+                     2 * (size_t)LR_BPF_DISK_KEYS + LR_BPF_DROP_REASONS + LR_BPF_SOFTIRQS + 3;
+        h->prev = lr_cp_host_prev_new(cap);
+        if (!h->prev) {
+            lr_cp_host_free(h);
+            return NULL;
+        }
     }
     probes_load(h);
     if (cfg->host_metrics.probe_stats && h->skel) {
@@ -940,6 +1201,24 @@ void lr_cp_host_tick(struct lr_cp_host *h, uint64_t now_ns)
 #else
     memset(&s, 0, sizeof(s));
 #endif
+    if (h->prev) {
+        /* The detector's samples land in the anomaly window of the read. */
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t read_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+        struct lr_feat_host_window *w = lr_cp_host_samples(
+            h->prev, &s, read_ns, (uint64_t)h->cfg->anomaly.window_ms * 1000000ull);
+        if (!w) {
+            h->anom_dropped++;
+        } else if (w->n == 0) {
+            free(w);
+        } else if (!lr_ring_push(h->anom, w)) {
+            free(w); /* the batcher is behind by 64 reads */
+            h->anom_dropped++;
+        } else {
+            h->anom_sent++;
+        }
+    }
     struct lr_cp_host_res r = { .host_name = h->host_name,
                                 .host_id = h->host_id,
                                 .service_name = "linerate",
@@ -975,12 +1254,13 @@ void lr_cp_host_banner(const struct lr_cp_host *h, FILE *f)
     size_t n = 0;
     for (size_t i = 0; i < N_PROBES; i++)
         if (h->probes[i].on && n < sizeof(on) - 32)
-            n += (size_t)snprintf(on + n, sizeof(on) - n, "%s%s", n ? " " : "", probe_defs[i].name);
+            n += (size_t)snprintf(on + n, sizeof(on) - n, "%s%s", n ? " " : "",
+                                  lr_cp_host_probe_names[i]);
     fprintf(f, "  host probes every %u ms to %s; on: %s\n", h->cfg->host_metrics.interval_ms,
             "the metrics topic", n ? on : "none");
     for (size_t i = 0; i < N_PROBES; i++)
         if (!h->probes[i].on)
-            fprintf(f, "  host probe  %s off: %s\n", probe_defs[i].name, h->probes[i].why);
+            fprintf(f, "  host probe  %s off: %s\n", lr_cp_host_probe_names[i], h->probes[i].why);
 }
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
@@ -1001,7 +1281,7 @@ void lr_cp_host_metrics_write(const struct lr_cp_host *h, FILE *f)
     fprintf(f, "# HELP linerate_host_probe_up Whether a host probe is loaded and attached (1), or "
                "off (0, with the reason).\n# TYPE linerate_host_probe_up gauge\n");
     for (size_t i = 0; i < N_PROBES; i++) {
-        fprintf(f, "linerate_host_probe_up{probe=\"%s\",reason=\"", probe_defs[i].name);
+        fprintf(f, "linerate_host_probe_up{probe=\"%s\",reason=\"", lr_cp_host_probe_names[i]);
         label(f, h->probes[i].on ? "" : h->probes[i].why);
         fprintf(f, "\"} %d\n", h->probes[i].on ? 1 : 0);
     }
@@ -1016,6 +1296,21 @@ void lr_cp_host_metrics_write(const struct lr_cp_host *h, FILE *f)
             "# TYPE linerate_host_requests_dropped_total counter\n"
             "linerate_host_requests_dropped_total %llu\n",
             (unsigned long long)(h->dropped + h->failed));
+    if (h->prev)
+        fprintf(f,
+                "# HELP linerate_host_anomaly_reads_total Reads of the probes' maps handed to "
+                "the anomaly detector.\n# TYPE linerate_host_anomaly_reads_total counter\n"
+                "linerate_host_anomaly_reads_total %llu\n"
+                "# HELP linerate_host_anomaly_reads_dropped_total Reads not handed to the anomaly "
+                "detector: its ring was full, or out of memory.\n"
+                "# TYPE linerate_host_anomaly_reads_dropped_total counter\n"
+                "linerate_host_anomaly_reads_dropped_total %llu\n"
+                "# HELP linerate_host_anomaly_series_overflow_total Host series left out of reads "
+                "for the detector (more than a read can hold).\n"
+                "# TYPE linerate_host_anomaly_series_overflow_total counter\n"
+                "linerate_host_anomaly_series_overflow_total %llu\n",
+                (unsigned long long)h->anom_sent, (unsigned long long)h->anom_dropped,
+                (unsigned long long)lr_cp_host_prev_overflow(h->prev));
     fprintf(f, "# HELP linerate_host_probe_stats_enabled Whether the kernel counts the probes' "
                "run time (kernel.bpf_stats_enabled through bpf_enable_stats).\n"
                "# TYPE linerate_host_probe_stats_enabled gauge\n"
@@ -1038,7 +1333,7 @@ void lr_cp_host_metrics_write(const struct lr_cp_host *h, FILE *f)
                 uint64_t ns, cnt;
                 prog_stats(h, i, j, &ns, &cnt);
                 fprintf(f, "%s{probe=\"%s\",tracepoint=\"%s\"} %llu\n", fam[k][0],
-                        probe_defs[i].name, probe_defs[i].tps[j],
+                        lr_cp_host_probe_names[i], probe_defs[i].tps[j],
                         (unsigned long long)(k ? cnt : ns));
             }
         }
@@ -1064,5 +1359,6 @@ void lr_cp_host_free(struct lr_cp_host *h)
 #endif
     if (h->stats_fd >= 0)
         close(h->stats_fd);
+    lr_cp_host_prev_free(h->prev);
     free(h);
 }

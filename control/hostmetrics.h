@@ -78,6 +78,40 @@ uint8_t *lr_cp_host_encode(const struct lr_cp_host_snap *s, const struct lr_cp_h
 /* The OTLP explicit bounds of the log2 slots: bounds[i] = 2^i, LR_BPF_HIST_SLOTS - 1 of them. */
 void lr_cp_host_hist_bounds(double *bounds);
 
+/* ---- host series for the anomaly detector ---------------------------------------------------- */
+
+#define LR_CP_HOST_SERIES_NAME_MAX 192 /* "metric{attr=value,...}", NUL included */
+
+/* Calls fn once per series of `s`, named "metric{attr=value,...}" (the request's metric names and
+ * data point attributes, in the same order; no braces without attributes): `value` is the
+ * cumulative counter (histograms: the count, the sum of the buckets), `sum` the histogram's sum
+ * (NaN for counters), `hist` whether it is a histogram. Series the request leaves out (keyed
+ * metrics with nothing counted) are left out here too. */
+void lr_cp_host_series_each(const struct lr_cp_host_snap *s,
+                            void (*fn)(void *arg, const char *name, double value, double sum,
+                                       bool hist),
+                            void *arg);
+
+/* The previous read's cumulative values, per series, to turn the next read into deltas. */
+struct lr_cp_host_prev;
+
+/* Room for `cap` series per read (more are not sampled, and counted). Returns owned (free with
+ * lr_cp_host_prev_free), or NULL. */
+struct lr_cp_host_prev *lr_cp_host_prev_new(size_t cap);
+void lr_cp_host_prev_free(struct lr_cp_host_prev *p); /* accepts NULL */
+
+/* The read `s`, made at `read_ns` (CLOCK_MONOTONIC), as detector samples: for every series also
+ * in the previous read, its increase and the time between the reads (a series whose counter went
+ * down, a reset, gives no sample this time). window_ns is anomaly.window_ms in ns. Remembers `s`
+ * for the next call. Returns an owned struct lr_feat_host_window (free()) for the batcher, n = 0
+ * on the first call, or NULL when out of memory. */
+struct lr_feat_host_window *lr_cp_host_samples(struct lr_cp_host_prev *p,
+                                               const struct lr_cp_host_snap *s, uint64_t read_ns,
+                                               uint64_t window_ns);
+
+/* Series left out of reads so far: more than the `cap` of lr_cp_host_prev_new. */
+uint64_t lr_cp_host_prev_overflow(const struct lr_cp_host_prev *p);
+
 /* ---- the probes ------------------------------------------------------------------------------ */
 
 struct lr_cp_host;
@@ -85,8 +119,11 @@ struct lr_cp_host;
 /* Loads and attaches the probes that cfg->host_metrics.probes selects, each on its own; what
  * cannot be loaded stays off with its reason (no BTF, no permission, tracepoint missing, built
  * without probes). Never fails for a probe; returns NULL only when out of memory. `ring`
- * (borrowed, this thread its only producer) takes the requests. */
-struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring *ring);
+ * (borrowed, this thread its only producer) takes the requests; `anom` (borrowed, NULL when
+ * anomaly scoring is off; this thread its only producer) takes each read's detector samples
+ * (struct lr_feat_host_window) for the anomaly batcher. */
+struct lr_cp_host *lr_cp_host_start(const struct lr_config *cfg, struct lr_ring *ring,
+                                    struct lr_ring *anom);
 
 /* Every cfg->host_metrics.interval_ms: reads the maps, encodes, pushes one request (a full ring
  * drops it and counts). `now_ns` is CLOCK_MONOTONIC. */

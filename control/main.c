@@ -253,6 +253,7 @@ int main(int argc, char **argv)
     struct lr_cp_admin *admin = NULL;
     struct sig_src sig = { .ev.on_event = on_signal, .fd = -1 };
     struct lr_ring *host_ring = NULL; /* host metrics: control thread -> Kafka output */
+    struct lr_ring *host_anom = NULL; /* host-metric samples: control thread -> anomaly batcher */
 
     /* Keep freed memory in the heaps. Each request's record (~30 KB) is allocated by a worker and
      * freed by the output thread; with glibc's default 128 KiB trim threshold the worker's arena
@@ -351,12 +352,19 @@ int main(int argc, char **argv)
         rings[n_rings] = host_ring;
         notify_fds[n_rings++] = -1;
     }
+    if (cfg.anomaly.enabled && cfg.host_metrics.enabled) {
+        host_anom = lr_ring_new(64);
+        if (!host_anom) {
+            fprintf(stderr, "linerate: out of memory\n");
+            goto out;
+        }
+    }
     if (cfg.anomaly.enabled) {
         static struct lr_ring *feat_rings[MAX_SPOOLS];
         for (uint32_t i = 0; i < nw; i++)
             feat_rings[i] = lr_dp_workers_info(st.workers, i)->feat_ring;
-        st.batcher = lr_gpu_batcher_start(&cfg, feat_rings, nw, lr_dp_workers_anomaly(st.workers),
-                                          err, sizeof(err));
+        st.batcher = lr_gpu_batcher_start(&cfg, feat_rings, nw, host_anom,
+                                          lr_dp_workers_anomaly(st.workers), err, sizeof(err));
         if (!st.batcher) {
             fprintf(stderr, "linerate: %s\n", err);
             goto out;
@@ -371,7 +379,7 @@ int main(int argc, char **argv)
         goto out;
     }
     if (cfg.host_metrics.enabled) {
-        st.host = lr_cp_host_start(&cfg, host_ring);
+        st.host = lr_cp_host_start(&cfg, host_ring, host_anom);
         if (!st.host) {
             fprintf(stderr, "linerate: host probes: out of memory\n");
             goto out;
@@ -483,6 +491,12 @@ out:
         while ((m = lr_ring_pop(host_ring)))
             lr_msg_free(m);
         lr_ring_free(host_ring);
+    }
+    if (host_anom) {
+        void *m;
+        while ((m = lr_ring_pop(host_anom)))
+            free(m); /* struct lr_feat_host_window: one malloc */
+        lr_ring_free(host_anom);
     }
     lr_gpu_batcher_free(st.batcher); /* after the output thread (it pops the event ring), before
                                         the workers' handle (it holds the snapshots' rt) */

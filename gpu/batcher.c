@@ -9,7 +9,20 @@
  *
  * Every series with a slot gets a row each window: its features, or a count of 0 (and no
  * latency) when it had no span: a service that goes quiet is news too. A series idle for
- * anomaly.idle_windows windows (and not open) is forgotten: its slot is reset and freed. */
+ * anomaly.idle_windows windows (and not open) is forgotten: its slot is reset and freed.
+ *
+ * Host-metric series (linerate/features.h) come from the control thread's ring, one message per
+ * read of the probes' maps, into the window of the read. The control thread is not counted as a
+ * worker for a window's completeness: it reads every host_metrics.interval_ms (10 s by default,
+ * against 1 s windows), so it has nothing to hand over for most windows, and sending an empty
+ * message per window would tie span scoring to a thread that also serves the admin API and
+ * Kafka's callbacks. A window is therefore scored without waiting for host samples. A read lands
+ * in the window it was made in when that window is still being filled; one that comes after its
+ * window was scored (read in the last moments of a window, pushed after the workers' shares came
+ * in) goes into the next window to be scored, counted in host_late; one for a window beyond the
+ * two being filled waits on the ring (it never makes the batcher score early). A host series
+ * without a sample in a window gets an all-NaN row (its state untouched), and is forgotten after
+ * anomaly.idle_windows windows plus one host interval without a sample. */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -18,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "linerate/anomaly.h"
@@ -27,9 +41,17 @@
 
 #define OUT_RING 1024 /* event records waiting for the output thread */
 
+/* The host samples of one window being filled, merged per series (an index in front of a dense
+ * array, like struct lr_feat_table). */
+struct host_tab {
+    uint32_t n, cap, mask;
+    uint32_t *index; /* entry + 1; 0 empty */
+    struct lr_feat_host_entry *e;
+};
+
 struct slot {
     struct lr_feat_key key;
-    uint64_t last_window; /* the last window with spans */
+    uint64_t last_window; /* the last window with spans (a host series: with a read) */
     bool used, open;
     struct lr_anom_open o; /* while open: what the snapshot and GET /anomalies show */
 };
@@ -43,9 +65,13 @@ struct lr_gpu_batcher {
     struct lr_gpu_anom *det;
     uint64_t window_ns, wait_ns;
 
-    uint64_t next;                /* the window to score next */
-    uint64_t *worker_last;        /* per worker: the latest window it handed over */
-    struct lr_feat_table pend[2]; /* windows next and next + 1 */
+    uint64_t next;                         /* the window to score next */
+    uint64_t *worker_last;                 /* per worker: the latest window it handed over */
+    struct lr_feat_table pend[2];          /* windows next and next + 1 */
+    struct lr_ring *host;                  /* host samples from the control thread; NULL: none */
+    struct lr_feat_host_window *host_held; /* popped, for a window beyond next + 1 */
+    struct host_tab hpend[2];              /* host samples of windows next and next + 1 */
+    uint64_t host_idle;                    /* windows without a sample before a host series goes */
 
     uint32_t max_series, n_used, n_open;
     struct slot *slots;
@@ -56,6 +82,7 @@ struct lr_gpu_batcher {
     float *rows;
     struct lr_anom_out *outs;
     struct lr_gpu_anom_event *events;
+    char host_name[256]; /* host series' events carry it, as the host metrics' resource does */
 
     uint64_t generation;
     struct lr_anom_snap **retired;
@@ -85,9 +112,10 @@ static uint64_t real_ns(void)
 
 static bool key_same(const struct lr_feat_key *a, const struct lr_feat_key *b)
 {
-    return a->hash == b->hash && a->kind == b->kind && a->service_len == b->service_len &&
-           a->name_len == b->name_len && a->service_kept == b->service_kept &&
-           a->name_kept == b->name_kept && memcmp(a->service, b->service, a->service_kept) == 0 &&
+    return a->hash == b->hash && a->kind == b->kind && a->host == b->host &&
+           a->service_len == b->service_len && a->name_len == b->name_len &&
+           a->service_kept == b->service_kept && a->name_kept == b->name_kept &&
+           memcmp(a->service, b->service, a->service_kept) == 0 &&
            memcmp(a->name, b->name, a->name_kept) == 0;
 }
 
@@ -149,11 +177,13 @@ static struct lr_anom_snap *snap_build(struct lr_gpu_batcher *b, uint64_t window
         const struct slot *sl = &b->slots[i];
         if (!sl->used || !sl->open)
             continue;
-        s->open[s->n] = sl->o;
+        s->open[s->n++] = sl->o;
+        if (sl->key.host)
+            continue; /* listed, never boosted: no span belongs to it */
         uint32_t h = (uint32_t)sl->key.hash & s->mask;
         while (s->index[h])
             h = (h + 1) & s->mask;
-        s->index[h] = ++s->n;
+        s->index[h] = s->n;
     }
     return s;
 }
@@ -209,6 +239,54 @@ static void feat_row(float *f, const struct lr_feat_entry *e)
     f[LR_ANOM_F_P99_MS] = (float)lr_gpu_hist_quantile_ms(&e->lat, e->count, 0.99);
 }
 
+static uint32_t *host_slot(struct host_tab *t, const struct lr_feat_key *k)
+{
+    for (uint32_t h = (uint32_t)k->hash & t->mask;; h = (h + 1) & t->mask) {
+        uint32_t i = t->index[h];
+        if (i == 0 || key_same(&t->e[i - 1].key, k))
+            return &t->index[h];
+    }
+}
+
+/* Adds one host sample to a window's table. false: the table is full (max_series series). */
+static bool host_merge(struct host_tab *t, const struct lr_feat_host_entry *src)
+{
+    uint32_t *ix = host_slot(t, &src->key);
+    if (*ix) {
+        struct lr_feat_host_entry *e = &t->e[*ix - 1];
+        e->delta += src->delta;
+        e->sum_delta += src->sum_delta;
+        e->elapsed_s += src->elapsed_s;
+        return true;
+    }
+    if (t->n == t->cap)
+        return false;
+    t->e[t->n++] = *src;
+    *ix = t->n;
+    return true;
+}
+
+static void host_clear(struct host_tab *t)
+{
+    /* Newest first, as lr_gpu_feat_table_clear: an entry's probe path only crosses the slots of
+     * entries made before it, still in place when it is looked up. */
+    for (uint32_t i = t->n; i-- > 0;)
+        *host_slot(t, &t->e[i].key) = 0;
+    t->n = 0;
+}
+
+/* A host series' row (linerate/features.h): the rate per second in slot 0, the histogram's mean
+ * observation in slot 1 (NaN for counters and for an interval without observations). */
+static void host_row(float *f, const struct lr_feat_host_entry *e)
+{
+    for (uint32_t i = 0; i < LR_ANOM_N_FEATURES; i++)
+        f[i] = NAN;
+    if (e->elapsed_s > 0)
+        f[LR_ANOM_F_HOST_RATE] = (float)(e->delta / e->elapsed_s);
+    if (!isnan(e->sum_delta) && e->delta > 0)
+        f[LR_ANOM_F_HOST_MEAN] = (float)(e->sum_delta / e->delta);
+}
+
 static uint32_t log2_bucket(uint64_t v, uint32_t n)
 {
     uint32_t k = 0;
@@ -217,7 +295,8 @@ static uint32_t log2_bucket(uint64_t v, uint32_t n)
     return k;
 }
 
-static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
+static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t,
+                  const struct host_tab *ht)
 {
     const uint32_t nf = LR_ANOM_N_FEATURES;
     /* Series with spans this window: their slot and row. */
@@ -231,6 +310,17 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
         b->slots[id].last_window = w;
         feat_row(&b->feat[(size_t)id * nf], e);
     }
+    /* Host series with a sample this window. */
+    for (uint32_t i = 0; i < ht->n; i++) {
+        const struct lr_feat_host_entry *e = &ht->e[i];
+        uint32_t id = slot_get(b, &e->key);
+        if (id == UINT32_MAX) {
+            lr_stat_add(&b->stats.overflow_series, 1);
+            continue;
+        }
+        b->slots[id].last_window = w;
+        host_row(&b->feat[(size_t)id * nf], e);
+    }
     /* Every series with a slot gets a row. */
     size_t n = 0;
     for (uint32_t id = 0; id < b->max_series; id++) {
@@ -240,6 +330,9 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
         float *row = &b->rows[n * nf];
         if (s->last_window == w) {
             memcpy(row, &b->feat[(size_t)id * nf], nf * sizeof(float));
+        } else if (s->key.host) {
+            for (uint32_t f = 0; f < nf; f++)
+                row[f] = NAN; /* no read in this window: nothing to learn */
         } else {
             row[LR_ANOM_F_COUNT] = 0;
             row[LR_ANOM_F_ERRORS] = 0;
@@ -302,6 +395,7 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
                 .expected_hi = o->expected_hi,
                 .time_unix_ns = when,
                 .window_ms = b->cfg->anomaly.window_ms,
+                .host_name = s->key.host ? b->host_name : NULL,
             };
         if (closing) {
             s->open = false;
@@ -321,7 +415,8 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
     bool evicted = false;
     for (uint32_t id = 0; id < b->max_series; id++) {
         struct slot *s = &b->slots[id];
-        if (s->used && !s->open && w - s->last_window >= b->cfg->anomaly.idle_windows) {
+        uint64_t idle = b->cfg->anomaly.idle_windows + (s->key.host ? b->host_idle : 0);
+        if (s->used && !s->open && w - s->last_window >= idle) {
             s->used = false;
             lr_gpu_anom_reset(b->det, id);
             b->free_ids[b->n_free++] = id;
@@ -345,11 +440,15 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t)
 /* Scores window b->next with what arrived for it, and moves on. */
 static void advance(struct lr_gpu_batcher *b)
 {
-    score(b, b->next, &b->pend[0]);
+    score(b, b->next, &b->pend[0], &b->hpend[0]);
     lr_gpu_feat_table_clear(&b->pend[0]);
     struct lr_feat_table t = b->pend[0];
     b->pend[0] = b->pend[1];
     b->pend[1] = t;
+    host_clear(&b->hpend[0]);
+    struct host_tab ht = b->hpend[0];
+    b->hpend[0] = b->hpend[1];
+    b->hpend[1] = ht;
     b->next++;
 }
 
@@ -372,6 +471,35 @@ static void take(struct lr_gpu_batcher *b, struct lr_feat_window *m)
             lr_stat_add(&b->stats.overflow_series, 1);
 }
 
+/* Takes in a read of the host maps. false: its window is beyond the two being filled (keep it). */
+static bool take_host(struct lr_gpu_batcher *b, const struct lr_feat_host_window *m)
+{
+    if (m->window > b->next + 1)
+        return false;
+    struct host_tab *t = &b->hpend[0];
+    if (m->window < b->next)
+        lr_stat_add(&b->stats.host_late, 1);
+    else
+        t = &b->hpend[m->window - b->next];
+    for (uint32_t i = 0; i < m->n; i++)
+        if (!host_merge(t, &m->e[i]))
+            lr_stat_add(&b->stats.overflow_series, 1);
+    lr_stat_add(&b->stats.host_samples, m->n);
+    return true;
+}
+
+static void take_host_all(struct lr_gpu_batcher *b)
+{
+    for (;;) {
+        if (!b->host_held && !(b->host && (b->host_held = lr_ring_pop(b->host))))
+            return;
+        if (!take_host(b, b->host_held))
+            return;
+        free(b->host_held);
+        b->host_held = NULL;
+    }
+}
+
 /* One pass: takes in every queued window, then scores the windows that are complete or whose
  * wait is over. Returns the time (CLOCK_MONOTONIC ns) the next window's wait is over. */
 static uint64_t poll_once(struct lr_gpu_batcher *b, uint64_t now)
@@ -383,6 +511,7 @@ static uint64_t poll_once(struct lr_gpu_batcher *b, uint64_t now)
             free(m);
         }
     }
+    take_host_all(b);
     for (;;) {
         bool all = true;
         for (uint32_t w = 0; w < b->n_workers && all; w++)
@@ -391,6 +520,7 @@ static uint64_t poll_once(struct lr_gpu_batcher *b, uint64_t now)
         if (!all && now < due)
             return due;
         advance(b);
+        take_host_all(b); /* one held for a later window may fit now */
     }
 }
 
@@ -413,9 +543,28 @@ static void *batcher_main(void *arg)
 
 /* ---- the handle ----------------------------------------------------------------------------- */
 
+static int host_tab_init(struct host_tab *t, uint32_t cap)
+{
+    uint32_t slots = 4;
+    while (slots < 2 * cap)
+        slots <<= 1;
+    t->cap = cap;
+    t->mask = slots - 1;
+    t->index = calloc(slots, sizeof(*t->index));
+    t->e = calloc(cap, sizeof(*t->e)); /* touched only as used */
+    return t->index && t->e ? 0 : -ENOMEM;
+}
+
+static void host_tab_fini(struct host_tab *t)
+{
+    free(t->index);
+    free(t->e);
+}
+
 struct lr_gpu_batcher *lr_gpu_batcher_new(const struct lr_config *cfg, struct lr_ring *const *in,
-                                          uint32_t n_workers, struct lr_anom_rt *rt,
-                                          uint64_t start_ns, char *errstr, size_t errlen)
+                                          uint32_t n_workers, struct lr_ring *host,
+                                          struct lr_anom_rt *rt, uint64_t start_ns, char *errstr,
+                                          size_t errlen)
 {
     if (n_workers + 1 > LR_ANOM_MAX_READERS) {
         snprintf(errstr, errlen, "anomaly: at most %d workers", LR_ANOM_MAX_READERS - 1);
@@ -430,10 +579,15 @@ struct lr_gpu_batcher *lr_gpu_batcher_new(const struct lr_config *cfg, struct lr
     b->cfg = cfg;
     b->in = in;
     b->n_workers = n_workers;
+    b->host = host;
     b->rt = rt;
+    if (gethostname(b->host_name, sizeof(b->host_name) - 1) != 0)
+        snprintf(b->host_name, sizeof(b->host_name), "localhost"); /* as control/hostmetrics.c */
     b->max_series = ms;
     b->window_ns = (uint64_t)cfg->anomaly.window_ms * 1000000ull;
     b->wait_ns = (uint64_t)cfg->anomaly.batch_max_wait_ms * 1000000ull;
+    b->host_idle =
+        (cfg->host_metrics.interval_ms + cfg->anomaly.window_ms - 1) / cfg->anomaly.window_ms;
     b->det = lr_gpu_anom_new((enum lr_anom_device)cfg->anomaly.device, ms, nf, errstr, errlen);
     if (!b->det)
         goto fail_quiet;
@@ -453,7 +607,9 @@ struct lr_gpu_batcher *lr_gpu_batcher_new(const struct lr_config *cfg, struct lr
     b->events = malloc(ms * sizeof(*b->events));
     if (!b->out || !b->worker_last || !b->slots || !b->free_ids || !b->index || !b->feat ||
         !b->ids || !b->rows || !b->outs || !b->events ||
-        lr_gpu_feat_table_init(&b->pend[0], ms) < 0 || lr_gpu_feat_table_init(&b->pend[1], ms) < 0)
+        lr_gpu_feat_table_init(&b->pend[0], ms) < 0 ||
+        lr_gpu_feat_table_init(&b->pend[1], ms) < 0 || host_tab_init(&b->hpend[0], ms) < 0 ||
+        host_tab_init(&b->hpend[1], ms) < 0)
         goto fail;
     for (uint32_t i = 0; i < ms; i++)
         b->free_ids[i] = ms - 1 - i; /* slot 0 first */
@@ -474,11 +630,11 @@ fail_quiet:
 }
 
 struct lr_gpu_batcher *lr_gpu_batcher_start(const struct lr_config *cfg, struct lr_ring *const *in,
-                                            uint32_t n_workers, struct lr_anom_rt *rt, char *errstr,
-                                            size_t errlen)
+                                            uint32_t n_workers, struct lr_ring *host,
+                                            struct lr_anom_rt *rt, char *errstr, size_t errlen)
 {
     struct lr_gpu_batcher *b =
-        lr_gpu_batcher_new(cfg, in, n_workers, rt, mono_ns(), errstr, errlen);
+        lr_gpu_batcher_new(cfg, in, n_workers, host, rt, mono_ns(), errstr, errlen);
     if (!b)
         return NULL;
     if (pthread_create(&b->thread, NULL, batcher_main, b) != 0) {
@@ -549,7 +705,7 @@ void lr_gpu_batcher_write_open(struct lr_gpu_batcher *b, FILE *f)
         fprintf(f, ",\"operation\":");
         json_str(f, o->key.name);
         fprintf(f, ",\"span_kind\":\"%s\",\"feature\":\"%s\",\"score\":",
-                lr_gpu_span_kind_name(o->key.kind), lr_gpu_anom_feature_name(o->feature));
+                lr_gpu_series_kind_name(&o->key), lr_gpu_anom_feature_name(&o->key, o->feature));
         json_num(f, o->score);
         fprintf(f, ",\"value\":");
         json_num(f, o->value);
@@ -598,6 +754,9 @@ void lr_gpu_batcher_free(struct lr_gpu_batcher *b)
     }
     lr_gpu_feat_table_fini(&b->pend[0]);
     lr_gpu_feat_table_fini(&b->pend[1]);
+    host_tab_fini(&b->hpend[0]);
+    host_tab_fini(&b->hpend[1]);
+    free(b->host_held);
     lr_gpu_anom_free(b->det);
     free(b->worker_last);
     free(b->slots);

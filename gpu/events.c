@@ -12,12 +12,25 @@
 
 #define N_ATTRS 11
 
-const char *lr_gpu_anom_feature_name(unsigned feature)
+const char *lr_gpu_anom_feature_name(const struct lr_feat_key *k, unsigned feature)
 {
     static const char *const names[LR_ANOM_N_FEATURES] = {
         "count", "errors", "latency_p50_ms", "latency_p95_ms", "latency_p99_ms",
     };
-    return feature < LR_ANOM_N_FEATURES ? names[feature] : "?";
+    static const char *const host[LR_ANOM_N_FEATURES] = {
+        [LR_ANOM_F_HOST_RATE] = "rate_per_s",
+        [LR_ANOM_F_HOST_MEAN] = "mean",
+    };
+    if (feature >= LR_ANOM_N_FEATURES)
+        return "?";
+    if (k && k->host)
+        return host[feature] ? host[feature] : "?";
+    return names[feature];
+}
+
+const char *lr_gpu_series_kind_name(const struct lr_feat_key *k)
+{
+    return k->host ? "host" : lr_gpu_span_kind_name(k->kind);
 }
 
 const char *lr_gpu_span_kind_name(uint32_t kind)
@@ -31,9 +44,9 @@ const char *lr_gpu_span_kind_name(uint32_t kind)
 struct one {
     Opentelemetry__Proto__Logs__V1__ResourceLogs rl;
     Opentelemetry__Proto__Resource__V1__Resource res;
-    Opentelemetry__Proto__Common__V1__KeyValue res_kv;
-    Opentelemetry__Proto__Common__V1__AnyValue res_v;
-    Opentelemetry__Proto__Common__V1__KeyValue *res_kvs[1];
+    Opentelemetry__Proto__Common__V1__KeyValue res_kv[2];
+    Opentelemetry__Proto__Common__V1__AnyValue res_v[2];
+    Opentelemetry__Proto__Common__V1__KeyValue *res_kvs[2];
     Opentelemetry__Proto__Logs__V1__ScopeLogs sl;
     Opentelemetry__Proto__Logs__V1__ScopeLogs *sls[1];
     Opentelemetry__Proto__Common__V1__InstrumentationScope scope;
@@ -76,14 +89,18 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
     const struct lr_feat_key *k = e->key;
     opentelemetry__proto__logs__v1__resource_logs__init(&o->rl);
     opentelemetry__proto__resource__v1__resource__init(&o->res);
-    opentelemetry__proto__common__v1__key_value__init(&o->res_kv);
-    opentelemetry__proto__common__v1__any_value__init(&o->res_v);
-    o->res_v.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
-    o->res_v.string_value = (char *)k->service;
-    o->res_kv.key = "service.name";
-    o->res_kv.value = &o->res_v;
-    o->res_kvs[0] = &o->res_kv;
-    o->res.n_attributes = 1;
+    const char *res[2][2] = { { "service.name", k->service }, { "host.name", e->host_name } };
+    size_t n_res = e->host_name ? 2 : 1;
+    for (size_t i = 0; i < n_res; i++) {
+        opentelemetry__proto__common__v1__key_value__init(&o->res_kv[i]);
+        opentelemetry__proto__common__v1__any_value__init(&o->res_v[i]);
+        o->res_v[i].value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
+        o->res_v[i].string_value = (char *)res[i][1];
+        o->res_kv[i].key = (char *)res[i][0];
+        o->res_kv[i].value = &o->res_v[i];
+        o->res_kvs[i] = &o->res_kv[i];
+    }
+    o->res.n_attributes = n_res;
     o->res.attributes = o->res_kvs;
     o->rl.resource = &o->res;
     opentelemetry__proto__logs__v1__scope_logs__init(&o->sl);
@@ -100,11 +117,11 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
         e->opened ? OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_WARN
                   : OPENTELEMETRY__PROTO__LOGS__V1__SEVERITY_NUMBER__SEVERITY_NUMBER_INFO;
     o->lr.severity_text = e->opened ? "WARN" : "INFO";
-    const char *feature = lr_gpu_anom_feature_name(e->feature);
+    const char *feature = lr_gpu_anom_feature_name(k, e->feature);
     const char *state = e->opened ? "opened" : "closed";
     snprintf(o->text, sizeof(o->text),
              "anomaly %s: %s of %s %s (%s): %.6g, expected %.6g to %.6g (score %.3f)", state,
-             feature, k->service, k->name, lr_gpu_span_kind_name(k->kind), (double)e->value,
+             feature, k->service, k->name, lr_gpu_series_kind_name(k), (double)e->value,
              (double)e->expected_lo, (double)e->expected_hi, (double)e->score);
     opentelemetry__proto__common__v1__any_value__init(&o->body);
     o->body.value_case = OPENTELEMETRY__PROTO__COMMON__V1__ANY_VALUE__VALUE_STRING_VALUE;
@@ -114,7 +131,7 @@ static void fill(struct one *o, const struct lr_gpu_anom_event *e)
     attr_str(o, i++, "event.name", "linerate.anomaly");
     attr_str(o, i++, "service.name", k->service);
     attr_str(o, i++, "operation", k->name);
-    attr_str(o, i++, "span.kind", lr_gpu_span_kind_name(k->kind));
+    attr_str(o, i++, "span.kind", lr_gpu_series_kind_name(k));
     attr_str(o, i++, "anomaly.state", state);
     attr_str(o, i++, "anomaly.feature", feature);
     attr_double(o, i++, "anomaly.score", e->score);

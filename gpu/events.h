@@ -15,16 +15,22 @@ struct lr_gpu_anom_event {
     float score, value, expected_lo, expected_hi;
     uint64_t time_unix_ns;
     uint32_t window_ms;
+    const char *host_name; /* borrowed: a host series' resource host.name; NULL for spans */
 };
 
-/* "count", "errors", "latency_p50_ms", ...; "?" out of range. */
-const char *lr_gpu_anom_feature_name(unsigned feature);
+/* The feature's name for series `k` (borrowed): "count", "errors", "latency_p50_ms", ... for a
+ * span series, "rate_per_s" and "mean" for a host series; "?" out of range. */
+const char *lr_gpu_anom_feature_name(const struct lr_feat_key *k, unsigned feature);
 
 /* "internal", "server", ...; "unspecified" for 0 and unknown values. */
 const char *lr_gpu_span_kind_name(uint32_t kind);
 
+/* The series' kind: its span kind's name, or "host" for a host series. */
+const char *lr_gpu_series_kind_name(const struct lr_feat_key *k);
+
 /* Encodes the n events (borrowed) as one ExportLogsServiceRequest: one ResourceLogs per event
- * whose resource carries the series' service.name, scope `linerate.anomaly`, one LogRecord with
+ * whose resource carries the series' service.name (and a host series' host.name, as the host
+ * metrics' resource does), scope `linerate.anomaly`, one LogRecord with
  * the attributes event.name = linerate.anomaly, service.name, operation, span.kind,
  * anomaly.state (opened | closed), anomaly.feature, anomaly.score, anomaly.value,
  * anomaly.expected_low, anomaly.expected_high, anomaly.window_ms, and a one-line body.

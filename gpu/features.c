@@ -108,6 +108,7 @@ static void key_set(struct lr_feat_key *k, uint64_t hash, struct lr_slice servic
     k->name_len = (uint32_t)name.len;
     k->service_kept = (uint16_t)sl;
     k->name_kept = (uint16_t)nl;
+    k->host = 0;
     if (sl)
         memcpy(k->service, service.p, sl);
     k->service[sl] = 0;
@@ -222,4 +223,13 @@ struct lr_feat_window *lr_gpu_feat_take(struct lr_feat_table *t, uint32_t worker
     }
     lr_gpu_feat_table_clear(t);
     return w;
+}
+
+void lr_gpu_feat_host_key(struct lr_feat_key *k, const char *name)
+{
+    struct lr_slice svc = lr_slice_make(LR_FEAT_HOST_SERVICE, strlen(LR_FEAT_HOST_SERVICE));
+    struct lr_slice n = lr_slice_make(name, strlen(name));
+    memset(k, 0, sizeof(*k));
+    key_set(k, lr_gpu_feat_hash(svc, n, LR_FEAT_KIND_HOST), svc, n, LR_FEAT_KIND_HOST);
+    k->host = 1;
 }

@@ -30,6 +30,12 @@ enum lr_anom_feature {
     LR_ANOM_N_FEATURES
 };
 
+/* A host-metric series' row (linerate/features.h) uses two of the slots; the rest are NaN. */
+enum {
+    LR_ANOM_F_HOST_RATE = 0, /* the counter's rate per second (histograms: observations) */
+    LR_ANOM_F_HOST_MEAN = 1, /* histograms: the mean observation over the interval */
+};
+
 enum lr_anom_device {
     LR_ANOM_DEV_AUTO = 0, /* CUDA when the runtime finds a GPU, else the CPU reference */
     LR_ANOM_DEV_CPU,

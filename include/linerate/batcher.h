@@ -34,25 +34,29 @@ struct lr_gpu_batcher_stats {
     lr_counter step_ns;         /* time in the detector, in all */
     lr_counter batch_size[LR_GPU_BATCH_BUCKETS];
     lr_counter step_us[LR_GPU_STEP_BUCKETS];
-    lr_counter events_lost; /* event records dropped: the output ring was full */
+    lr_counter events_lost;  /* event records dropped: the output ring was full */
+    lr_counter host_samples; /* host series-samples taken in (linerate/features.h) */
+    lr_counter host_late;    /* host reads that came after their window was scored */
 };
 
 struct lr_gpu_batcher;
 
 /* Opens the detector on anomaly.device (errstr says why when a GPU was asked for and none is
  * usable) and starts the thread. `in` (borrowed, n_workers rings) are the workers' feature rings,
- * of which the batcher becomes the only consumer; `rt` (borrowed) is where it publishes, readers
- * 0..n_workers (the workers, then the control thread). Everything borrowed must outlive the
- * handle. Returns an owned handle, or NULL with errstr set. */
+ * and `host` (borrowed, NULL: none) the control thread's ring of host-metric samples (owned
+ * struct lr_feat_host_window), of which the batcher becomes the only consumer; `rt` (borrowed) is
+ * where it publishes, readers 0..n_workers (the workers, then the control thread). Everything
+ * borrowed must outlive the handle. Returns an owned handle, or NULL with errstr set. */
 struct lr_gpu_batcher *lr_gpu_batcher_start(const struct lr_config *cfg, struct lr_ring *const *in,
-                                            uint32_t n_workers, struct lr_anom_rt *rt, char *errstr,
-                                            size_t errlen);
+                                            uint32_t n_workers, struct lr_ring *host,
+                                            struct lr_anom_rt *rt, char *errstr, size_t errlen);
 
 /* The same without the thread, for tests: windows are scored by lr_gpu_batcher_poll, starting
  * with the one before `start_ns` (CLOCK_MONOTONIC ns, or any clock the rings' windows follow). */
 struct lr_gpu_batcher *lr_gpu_batcher_new(const struct lr_config *cfg, struct lr_ring *const *in,
-                                          uint32_t n_workers, struct lr_anom_rt *rt,
-                                          uint64_t start_ns, char *errstr, size_t errlen);
+                                          uint32_t n_workers, struct lr_ring *host,
+                                          struct lr_anom_rt *rt, uint64_t start_ns, char *errstr,
+                                          size_t errlen);
 
 /* One pass of the thread's loop at time `now_ns`: takes in every queued window, scores those
  * complete (every worker handed it over) or whose wait is over. Returns when the next window's

@@ -67,6 +67,7 @@ struct lr_feat_key {
     uint32_t kind;                      /* Span.SpanKind */
     uint32_t service_len, name_len;     /* the whole lengths */
     uint16_t service_kept, name_kept;   /* bytes kept (cut at a UTF-8 boundary) */
+    uint8_t host;                       /* 1: a host-metric series (see below); workers: 0 */
     char service[LR_FEAT_NAME_MAX + 1]; /* NUL-terminated, cut */
     char name[LR_FEAT_NAME_MAX + 1];
 };
@@ -151,6 +152,40 @@ struct lr_feat_window {
  * or NULL with errno set; the table is cleared either way (its overflow moves into the message). */
 struct lr_feat_window *lr_gpu_feat_take(struct lr_feat_table *t, uint32_t worker, uint64_t window);
 
+/* ---- host-metric series: control thread -> batcher ---------------------------------------------
+ *
+ * With host_metrics.enabled, each host-metric series (control/hostmetrics.c: a metric name and
+ * its attributes, e.g. one CPU's run-queue latency, one device's written bytes) is a detector
+ * series too. Its key: service "linerate" (the host metrics' resource service.name), name
+ * "metric{attr=value,...}", kind LR_FEAT_KIND_HOST and `host` set. Workers never set `host`, so
+ * no span series, whatever kind it carries on the wire, shares a host series' slot; and the
+ * snapshot's hash index, which the sampling boost reads, holds span series only.
+ *
+ * Its row: feature slot 0 is the counter's rate per second (histograms: observations per second)
+ * and slot 1, for histograms only, the mean observation (sum / count) over the sample's
+ * interval; the other slots are NaN. A window without a sample is all NaN (state untouched). */
+#define LR_FEAT_KIND_HOST 0xffffffffu /* no span kind: OTLP's are 0..5 */
+#define LR_FEAT_HOST_SERVICE "linerate"
+
+/* One series' change between two reads of the probes' maps. Merging two is adding. */
+struct lr_feat_host_entry {
+    struct lr_feat_key key;
+    double delta;     /* the counter's increase (histograms: of the count) */
+    double sum_delta; /* histograms: the increase of the sum; NaN for counters */
+    double elapsed_s; /* time between the two reads */
+};
+
+/* One read of the maps: an owned message (one malloc) on the control thread's ring to the
+ * batcher. Not counted as a worker: see gpu/batcher.c. */
+struct lr_feat_host_window {
+    uint64_t window; /* when the maps were read: CLOCK_MONOTONIC ns / anomaly.window_ms */
+    uint32_t n;
+    struct lr_feat_host_entry e[];
+};
+
+/* Sets k to the host series `name` (borrowed, "metric{attr=value,...}"; cut like span names). */
+void lr_gpu_feat_host_key(struct lr_feat_key *k, const char *name);
+
 /* ---- the open series, as published by the batcher ------------------------------------------- */
 
 struct lr_anom_open {
@@ -161,8 +196,9 @@ struct lr_anom_open {
     uint64_t opened_window;
 };
 
-/* Immutable once published; one allocation. `index` is an open-addressing set of the open series'
- * hashes (entry number + 1; 0 empty), mask + 1 slots. */
+/* Immutable once published; one allocation. `index` is an open-addressing set of the open span
+ * series' hashes (entry number + 1; 0 empty), mask + 1 slots; open host series are in `open` but
+ * not in the index, so the sampling boost never matches one. */
 struct lr_anom_snap {
     uint64_t generation;
     uint64_t window; /* the window it was scored for */

@@ -7,11 +7,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
 extern "C" {
 #include "../../../control/hostmetrics.h"
+#include "linerate/features.h"
 // The generated service structs have a member named `export`, a C++ keyword.
 #define export export_
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
@@ -357,6 +359,128 @@ TEST(HostMetricsEncode, CumulativeAcrossIntervalsAndResetAfterRestart)
     EXPECT_EQ(execs(d3)->as_int, 3);
     EXPECT_LT(execs(d3)->as_int, execs(d2)->as_int);
     EXPECT_GT(execs(d3)->start_time_unix_nano, execs(d2)->time_unix_nano);
+}
+
+// The detector's host series are the request's data points, named "metric{attr=value,...}" with
+// the point's attributes in order.
+TEST(HostMetricsSeries, OneSeriesPerDataPoint)
+{
+    Snap a;
+    Decoded d;
+    encode(a.s, kStart, kStart + 1, &d);
+    std::set<std::string> points;
+    auto *sm = d.req->resource_metrics[0]->scope_metrics[0];
+    for (size_t m = 0; m < sm->n_metrics; m++) {
+        const Metric *mt = sm->metrics[m];
+        bool hist = mt->data_case == OPENTELEMETRY__PROTO__METRICS__V1__METRIC__DATA_HISTOGRAM;
+        size_t n = hist ? mt->histogram->n_data_points : mt->sum->n_data_points;
+        for (size_t i = 0; i < n; i++) {
+            Opentelemetry__Proto__Common__V1__KeyValue **kv =
+                hist ? mt->histogram->data_points[i]->attributes
+                     : mt->sum->data_points[i]->attributes;
+            size_t nkv = hist ? mt->histogram->data_points[i]->n_attributes
+                              : mt->sum->data_points[i]->n_attributes;
+            std::string name = mt->name;
+            for (size_t k = 0; k < nkv; k++)
+                name += (k ? "," : "{") + std::string(kv[k]->key) + "=" + attr(kv, nkv, kv[k]->key);
+            if (nkv)
+                name += "}";
+            points.insert(name);
+        }
+    }
+    std::map<std::string, std::pair<double, double>> series;
+    lr_cp_host_series_each(
+        &a.s,
+        [](void *arg, const char *name, double value, double sum, bool hist) {
+            auto *m = static_cast<std::map<std::string, std::pair<double, double>> *>(arg);
+            EXPECT_EQ(m->count(name), 0u) << name;
+            EXPECT_EQ(hist, !std::isnan(sum)) << name;
+            (*m)[name] = { value, sum };
+        },
+        &series);
+    std::set<std::string> names;
+    for (auto &kv : series)
+        names.insert(kv.first);
+    EXPECT_EQ(names, points);
+    EXPECT_EQ(series["linerate.host.process.execs"].first, 100);
+    EXPECT_EQ(series["system.disk.io{system.device=loop3,disk.io.direction=write}"].first,
+              8 * 4096);
+    auto rtt = series["linerate.host.tcp.srtt"];
+    EXPECT_EQ(rtt.first, 2);
+    EXPECT_EQ(rtt.second, 600);
+    EXPECT_EQ(series["linerate.host.softirq.time{linerate.host.softirq.vector=net_rx}"].first, 1.5);
+    EXPECT_TRUE(series.count("linerate.host.tcp.retransmits{network.local.port=443,"
+                             "linerate.host.tcp.remote_prefix=2001:db8:1::/48,network.type=ipv6}"));
+}
+
+const lr_feat_host_entry *sample(const lr_feat_host_window *w, const char *name)
+{
+    for (uint32_t i = 0; i < w->n; i++)
+        if (strcmp(w->e[i].key.name, name) == 0)
+            return &w->e[i];
+    return nullptr;
+}
+
+// Two reads become one sample per series: the increase and the time between the reads; a reset
+// gives none; the sample's window is the read's.
+TEST(HostMetricsSeries, ReadsBecomeDeltas)
+{
+    const uint64_t win = 250000000ull, t0 = 1000 * win + 7;
+    lr_cp_host_prev *p = lr_cp_host_prev_new(64);
+    ASSERT_NE(p, nullptr);
+    Snap a;
+    lr_feat_host_window *w = lr_cp_host_samples(p, &a.s, t0, win);
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(w->n, 0u) << "a delta needs two reads";
+    free(w);
+    a.s.counters[LR_BPF_C_EXEC] += 25;
+    a.s.rtt.slots[lr_bpf_hist_slot(100)] += 1;
+    a.s.rtt.sum += 100;
+    a.s.softirq_ns[3] += 500000000;
+    w = lr_cp_host_samples(p, &a.s, t0 + 2000000000ull, win);
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(w->window, (t0 + 2000000000ull) / win);
+    const lr_feat_host_entry *e = sample(w, "linerate.host.process.execs");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->delta, 25);
+    EXPECT_TRUE(std::isnan(e->sum_delta));
+    EXPECT_DOUBLE_EQ(e->elapsed_s, 2.0);
+    EXPECT_EQ(e->key.host, 1);
+    EXPECT_EQ(e->key.kind, LR_FEAT_KIND_HOST);
+    EXPECT_STREQ(e->key.service, "linerate");
+    e = sample(w, "linerate.host.tcp.srtt");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->delta, 1);
+    EXPECT_EQ(e->sum_delta, 100);
+    e = sample(w, "linerate.host.softirq.time{linerate.host.softirq.vector=net_rx}");
+    ASSERT_NE(e, nullptr);
+    EXPECT_DOUBLE_EQ(e->delta, 0.5);
+    e = sample(w, "linerate.host.process.exits");
+    ASSERT_NE(e, nullptr);
+    EXPECT_EQ(e->delta, 0);
+    free(w);
+    // The maps were reset (counters went down): no sample for those series this time.
+    a.s.counters[LR_BPF_C_EXEC] = 3;
+    w = lr_cp_host_samples(p, &a.s, t0 + 4000000000ull, win);
+    ASSERT_NE(w, nullptr);
+    EXPECT_EQ(sample(w, "linerate.host.process.execs"), nullptr);
+    EXPECT_NE(sample(w, "linerate.host.process.exits"), nullptr);
+    free(w);
+    w = lr_cp_host_samples(p, &a.s, t0 + 6000000000ull, win);
+    ASSERT_NE(w, nullptr);
+    ASSERT_NE(sample(w, "linerate.host.process.execs"), nullptr);
+    EXPECT_EQ(sample(w, "linerate.host.process.execs")->delta, 0);
+    EXPECT_EQ(lr_cp_host_prev_overflow(p), 0u);
+    free(w);
+    lr_cp_host_prev_free(p);
+
+    // A table too small: series left out, counted.
+    p = lr_cp_host_prev_new(3);
+    ASSERT_NE(p, nullptr);
+    w = lr_cp_host_samples(p, &a.s, t0, win);
+    free(w);
+    EXPECT_GT(lr_cp_host_prev_overflow(p), 0u);
+    lr_cp_host_prev_free(p);
 }
 
 } // namespace

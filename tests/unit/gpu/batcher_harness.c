@@ -11,6 +11,7 @@
 struct bh {
     struct lr_config cfg;
     struct lr_ring **rings;
+    struct lr_ring *host;
     uint32_t n;
     struct lr_anom_rt rt;
     struct lr_gpu_batcher *b;
@@ -29,12 +30,17 @@ struct bh *bh_new(const struct bh_opts *o, uint64_t start_ns)
     h->cfg.anomaly.batch_max_wait_ms = o->wait_ms;
     h->cfg.anomaly.idle_windows = o->idle_windows;
     h->cfg.anomaly.batch_max_size = o->batch_max;
+    if (o->host_interval_ms) {
+        h->cfg.host_metrics.enabled = true;
+        h->cfg.host_metrics.interval_ms = o->host_interval_ms;
+        h->host = lr_ring_new(64);
+    }
     h->n = o->workers;
     h->rings = calloc(o->workers, sizeof(*h->rings));
     for (uint32_t i = 0; h->rings && i < o->workers; i++)
         h->rings[i] = lr_ring_new(64);
     char err[256];
-    h->b = lr_gpu_batcher_new(&h->cfg, h->rings, h->n, &h->rt, start_ns, err, sizeof(err));
+    h->b = lr_gpu_batcher_new(&h->cfg, h->rings, h->n, h->host, &h->rt, start_ns, err, sizeof(err));
     if (!h->b) {
         fprintf(stderr, "bh_new: %s\n", err);
         bh_free(h);
@@ -55,6 +61,10 @@ void bh_free(struct bh *h)
         lr_ring_free(h->rings[i]);
     }
     free(h->rings);
+    void *m;
+    while (h->host && (m = lr_ring_pop(h->host)))
+        free(m);
+    lr_ring_free(h->host);
     lr_cp_config_free(&h->cfg);
     free(h);
 }
@@ -72,6 +82,24 @@ bool bh_push(struct bh *h, uint32_t w, uint64_t window, const struct lr_feat_ent
     if (n)
         memcpy(m->e, e, n * sizeof(*e));
     if (!lr_ring_push(h->rings[w], m)) {
+        free(m);
+        return false;
+    }
+    return true;
+}
+
+bool bh_push_host(struct bh *h, uint64_t window, const struct lr_feat_host_entry *e, uint32_t n)
+{
+    struct lr_feat_host_window *m = malloc(sizeof(*m) + n * sizeof(*e));
+    if (!m || !h->host) {
+        free(m);
+        return false;
+    }
+    m->window = window;
+    m->n = n;
+    if (n)
+        memcpy(m->e, e, n * sizeof(*e));
+    if (!lr_ring_push(h->host, m)) {
         free(m);
         return false;
     }
@@ -102,6 +130,8 @@ uint64_t bh_stat(struct bh *h, const char *name)
     F(rows)
     F(step_errors)
     F(events_lost)
+    F(host_samples)
+    F(host_late)
 #undef F
     return UINT64_MAX;
 }
@@ -127,10 +157,13 @@ char *bh_events(struct bh *h)
         bool bad = !req || m->signal != LR_SIG_LOGS || m->key_len != 0;
         for (size_t i = 0; req && i < req->n_resource_logs; i++) {
             Opentelemetry__Proto__Logs__V1__ResourceLogs *rl = req->resource_logs[i];
-            const char *rs = "";
-            for (size_t a = 0; rl->resource && a < rl->resource->n_attributes; a++)
+            const char *rs = "", *rh = NULL;
+            for (size_t a = 0; rl->resource && a < rl->resource->n_attributes; a++) {
                 if (!strcmp(rl->resource->attributes[a]->key, "service.name"))
                     rs = rl->resource->attributes[a]->value->string_value;
+                if (!strcmp(rl->resource->attributes[a]->key, "host.name"))
+                    rh = rl->resource->attributes[a]->value->string_value;
+            }
             for (size_t s = 0; s < rl->n_scope_logs; s++) {
                 Opentelemetry__Proto__Logs__V1__ScopeLogs *sl = rl->scope_logs[s];
                 for (size_t l = 0; l < sl->n_log_records; l++) {
@@ -139,6 +172,8 @@ char *bh_events(struct bh *h)
                     if (!lr->time_unix_nano || !lr->body)
                         bad = true;
                     fprintf(f, "%s\t%s", rs, sl->scope ? sl->scope->name : "");
+                    if (rh)
+                        fprintf(f, "\tresource.host.name=%s", rh);
                     for (size_t a = 0; a < lr->n_attributes; a++) {
                         Opentelemetry__Proto__Common__V1__AnyValue *v = lr->attributes[a]->value;
                         fprintf(f, "\t%s=", lr->attributes[a]->key);

@@ -15,6 +15,7 @@ extern "C" {
 
 struct bh_opts {
     uint32_t workers, max_series, window_ms, wait_ms, idle_windows, batch_max;
+    uint32_t host_interval_ms; /* 0: no host ring; else host_metrics.interval_ms, and a ring */
 };
 
 struct bh;
@@ -27,6 +28,9 @@ void bh_free(struct bh *h);
 bool bh_push(struct bh *h, uint32_t w, uint64_t window, const struct lr_feat_entry *e, uint32_t n,
              uint64_t overflow);
 
+/* The control thread hands over one read of the host maps for `window` (entries copied). */
+bool bh_push_host(struct bh *h, uint64_t window, const struct lr_feat_host_entry *e, uint32_t n);
+
 uint64_t bh_poll(struct bh *h, uint64_t now_ns);
 
 /* A batcher counter by its struct lr_gpu_batcher_stats member name ("ticks", "launches", ...);
@@ -38,7 +42,8 @@ const struct lr_anom_snap *bh_snap(struct bh *h);
 
 /* Pops every event record and decodes it with protobuf-c (the logs service header cannot be
  * compiled as C++): one line per log record, tab-separated: the resource's service.name, the scope
- * name, then key=value per attribute (doubles with %g). Records that are not logs, carry a key,
+ * name, resource.host.name=X when the resource has a host.name, then key=value per attribute
+ * (doubles with %g). Records that are not logs, carry a key,
  * do not decode, have n_items other than their log record count, or have a log record without
  * a time or a body add a line "BAD". Returns an owned string (free with bh_bytes_free). */
 char *bh_events(struct bh *h);

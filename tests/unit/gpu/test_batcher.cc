@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 #include "unit/gpu/batcher_harness.h"
 
 namespace
@@ -46,7 +48,20 @@ struct harness {
 
 bh_opts opts(uint32_t workers = 1)
 {
-    return bh_opts{ workers, 64, 100, 50, 300, 65536 };
+    return bh_opts{ workers, 64, 100, 50, 300, 65536, 0 };
+}
+
+// One host series' sample: `rate` per second over `elapsed_s`, and for a histogram the mean.
+lr_feat_host_entry host_entry(const std::string &name, double rate, double elapsed_s,
+                              double mean = NAN)
+{
+    lr_feat_host_entry e;
+    memset(&e, 0, sizeof(e));
+    lr_gpu_feat_host_key(&e.key, name.c_str());
+    e.delta = rate * elapsed_s;
+    e.sum_delta = std::isnan(mean) ? NAN : mean * e.delta;
+    e.elapsed_s = elapsed_s;
+    return e;
 }
 
 TEST(Batcher, ScoresOnceEveryWorkerHandedTheWindowOver)
@@ -241,6 +256,7 @@ TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
     auto ev = events(b.h);
     ASSERT_EQ(ev.size(), 1u);
     EXPECT_EQ(ev[0].resource_service, "svc-a");
+    EXPECT_EQ(ev[0].attrs.count("resource.host.name"), 0u) << "a span series' resource has a host";
     EXPECT_EQ(ev[0].attrs["event.name"], "linerate.anomaly");
     EXPECT_EQ(ev[0].attrs["service.name"], "svc-a");
     EXPECT_EQ(ev[0].attrs["operation"], "GET /api");
@@ -270,6 +286,156 @@ TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
     EXPECT_FALSE(lr_anom_snap_has(bh_snap(b.h), a.key.hash));
     EXPECT_EQ(b.stat("events_lost"), 0u);
     EXPECT_EQ(b.stat("step_errors"), 0u);
+}
+
+// The control thread is not a worker: a window is scored once the workers handed it over, with
+// or without a host sample; a host read lands in its own window while that is being filled, and
+// one that comes after its window was scored goes into the next (counted).
+TEST(BatcherHost, HostReadsDoNotHoldWindowsBack)
+{
+    bh_opts o = opts(1);
+    o.host_interval_ms = 1000;
+    harness b(o);
+    ASSERT_NE(b.h, nullptr);
+    ASSERT_TRUE(bh_push(b.h, 0, W0 - 1, nullptr, 0, 0));
+    bh_poll(b.h, W0 * WIN + 2);
+    EXPECT_EQ(b.stat("ticks"), 1u) << "waited for the host producer";
+    lr_feat_host_entry e = host_entry("linerate.host.process.execs", 10, 1);
+    ASSERT_TRUE(bh_push_host(b.h, W0, &e, 1));
+    bh_poll(b.h, W0 * WIN + 3);
+    EXPECT_EQ(b.stat("host_samples"), 1u);
+    EXPECT_EQ(b.stat("ticks"), 1u);
+    ASSERT_TRUE(bh_push(b.h, 0, W0, nullptr, 0, 0));
+    bh_poll(b.h, (W0 + 1) * WIN + 2);
+    EXPECT_EQ(b.stat("ticks"), 2u);
+    EXPECT_EQ(b.stat("series"), 1u);
+    EXPECT_EQ(b.stat("rows"), 1u);
+    // A read for W0, scored already: into W0 + 1, counted.
+    ASSERT_TRUE(bh_push_host(b.h, W0, &e, 1));
+    ASSERT_TRUE(bh_push(b.h, 0, W0 + 1, nullptr, 0, 0));
+    bh_poll(b.h, (W0 + 2) * WIN + 2);
+    EXPECT_EQ(b.stat("host_late"), 1u);
+    EXPECT_EQ(b.stat("ticks"), 3u);
+    EXPECT_EQ(b.stat("rows"), 2u);
+    // A read two windows ahead waits on its ring; it never makes the batcher score early.
+    ASSERT_TRUE(bh_push_host(b.h, W0 + 4, &e, 1));
+    bh_poll(b.h, (W0 + 2) * WIN + 3);
+    EXPECT_EQ(b.stat("ticks"), 3u);
+    EXPECT_EQ(b.stat("host_samples"), 2u);
+    ASSERT_TRUE(bh_push(b.h, 0, W0 + 2, nullptr, 0, 0));
+    ASSERT_TRUE(bh_push(b.h, 0, W0 + 3, nullptr, 0, 0));
+    bh_poll(b.h, (W0 + 4) * WIN + 2);
+    EXPECT_EQ(b.stat("ticks"), 5u);
+    EXPECT_EQ(b.stat("host_samples"), 3u);
+    EXPECT_EQ(b.stat("late_windows"), 0u);
+}
+
+// Host series take detector slots like span series: the bound counts them.
+TEST(BatcherHost, HostSeriesCountAgainstTheSlots)
+{
+    bh_opts o = opts(1);
+    o.max_series = 3;
+    o.host_interval_ms = 100;
+    harness b(o);
+    std::mt19937_64 rng(1);
+    lr_feat_entry sp[2] = { entry("svc-a", "op", 10, 0, 5, rng),
+                            entry("svc-b", "op", 10, 0, 5, rng) };
+    lr_feat_host_entry h[2] = { host_entry("linerate.host.process.execs", 10, 0.1),
+                                host_entry("linerate.host.process.exits", 10, 0.1) };
+    ASSERT_TRUE(bh_push(b.h, 0, W0 - 1, sp, 2, 0));
+    ASSERT_TRUE(bh_push_host(b.h, W0 - 1, h, 2));
+    bh_poll(b.h, W0 * WIN + 2);
+    EXPECT_EQ(b.stat("series"), 3u);
+    EXPECT_EQ(b.stat("overflow_series"), 1u);
+}
+
+// Host series steady, then one steps: its anomaly opens and is named as a host series with its
+// host feature (rate_per_s or mean), in the event record and GET /anomalies; the snapshot lists
+// it but its hash is not in the boost's index. Host reads every other window (host interval
+// 200 ms, windows 100 ms): the windows between give all-NaN rows.
+void host_step(bool mean_step)
+{
+    bh_opts o = opts(1);
+    o.host_interval_ms = 200;
+    harness b(o);
+    ASSERT_NE(b.h, nullptr);
+    std::mt19937_64 rng(5);
+    std::normal_distribution<double> n01(0, 1);
+    const std::string execs = "linerate.host.process.execs";
+    const std::string runq = "linerate.host.sched.runqueue.latency{cpu.logical_number=0}";
+    uint64_t w = W0 - 1, t = W0 * WIN + 1;
+    auto window = [&](double execs_rate, double runq_mean) {
+        lr_feat_entry e = entry("svc-a", "GET /api", (uint32_t)(100 + 3 * n01(rng)), 0, 20, rng);
+        EXPECT_TRUE(bh_push(b.h, 0, w, &e, 1, 0));
+        if (w % 2 == 0) {
+            lr_feat_host_entry h[2] = {
+                host_entry(execs, execs_rate * (1 + 0.05 * n01(rng)), 0.2),
+                host_entry(runq, 2000 * (1 + 0.05 * n01(rng)), 0.2,
+                           runq_mean * (1 + 0.05 * n01(rng))),
+            };
+            EXPECT_TRUE(bh_push_host(b.h, w, h, 2));
+        }
+        bh_poll(b.h, t);
+        w++;
+        t += WIN;
+    };
+    for (int i = 0; i < 800; i++)
+        window(50, 40);
+    EXPECT_EQ(b.stat("ticks"), 800u);
+    EXPECT_EQ(b.stat("series"), 3u);
+    EXPECT_EQ(b.stat("host_samples"), 800u);
+    EXPECT_EQ(b.stat("opened"), 0u) << "steady host series opened an anomaly";
+    EXPECT_TRUE(events(b.h).empty());
+
+    int opened_after = -1;
+    for (int i = 0; i < 8 && opened_after < 0; i++) {
+        if (mean_step)
+            window(50, 400);
+        else
+            window(500, 40);
+        if (b.stat("opened") > 0)
+            opened_after = i + 1;
+    }
+    ASSERT_GT(opened_after, 0) << "not opened within 4 host reads";
+    const std::string &name = mean_step ? runq : execs;
+    const char *feature = mean_step ? "mean" : "rate_per_s";
+    auto ev = events(b.h);
+    ASSERT_EQ(ev.size(), 1u);
+    EXPECT_EQ(ev[0].resource_service, "linerate");
+    char host[256] = "";
+    gethostname(host, sizeof(host) - 1);
+    EXPECT_EQ(ev[0].attrs["resource.host.name"], host);
+    EXPECT_EQ(ev[0].attrs["service.name"], "linerate");
+    EXPECT_EQ(ev[0].attrs["operation"], name);
+    EXPECT_EQ(ev[0].attrs["span.kind"], "host");
+    EXPECT_EQ(ev[0].attrs["anomaly.state"], "opened");
+    EXPECT_EQ(ev[0].attrs["anomaly.feature"], feature);
+    double v = std::stod(ev[0].attrs["anomaly.value"]);
+    if (mean_step)
+        EXPECT_GT(v, 200);
+    else
+        EXPECT_GT(v, 250);
+    const lr_anom_snap *s = bh_snap(b.h);
+    ASSERT_EQ(s->n, 1u);
+    EXPECT_STREQ(s->open[0].key.name, name.c_str());
+    EXPECT_FALSE(lr_anom_snap_has(s, s->open[0].key.hash)) << "a host series in the boost's index";
+    char *json = bh_open_json(b.h);
+    ASSERT_NE(json, nullptr);
+    std::string want = "\"service\":\"linerate\",\"operation\":\"" + name +
+                       "\",\"span_kind\":\"host\",\"feature\":\"" + feature + "\"";
+    EXPECT_NE(strstr(json, want.c_str()), nullptr) << json;
+    EXPECT_EQ(strstr(json, "svc-a"), nullptr) << json;
+    bh_bytes_free(json);
+}
+
+TEST(BatcherHost, CounterRateStepOpensAnAnomaly)
+{
+    host_step(false);
+}
+
+TEST(BatcherHost, HistogramMeanStepOpensAnAnomaly)
+{
+    host_step(true);
 }
 
 } // namespace
