@@ -181,6 +181,22 @@ check_acked_in_kafka() {
     DUPLICATES=$((total - uniq))
 }
 
+# within_ms MS CMD...: runs CMD every 0.1 s until it succeeds (returns 0) or MS milliseconds
+# have passed (returns 1); sets WAITED_MS to the milliseconds it waited.
+within_ms() {
+    local ms=$1 t0
+    shift
+    t0=$(date +%s%N)
+    while :; do
+        if "$@"; then
+            WAITED_MS=$((($(date +%s%N) - t0) / 1000000))
+            return 0
+        fi
+        [ $(($(date +%s%N) - t0)) -lt $((ms * 1000000)) ] || return 1
+        sleep 0.1
+    done
+}
+
 expect_eq() {
     [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
 }
