@@ -70,7 +70,11 @@ samples=$(metric linerate_anomaly_host_samples_total)
 echo 65536 >"$WORK/bs"
 
 opened_ours() { ours | grep -q 'opened'; }
-within_ms 10000 opened_ours || fail "no linerate.anomaly record for $SERIES in otlp_logs within 10 s"
+within_ms 10000 opened_ours || {
+    echo "open: $(curl -s "http://127.0.0.1:$ADMIN_PORT/anomalies")" >&2
+    curl -s "http://127.0.0.1:$ADMIN_PORT/metrics" | grep -E '^linerate_(anomaly|host_anomaly)_' >&2
+    fail "no linerate.anomaly record for $SERIES in otlp_logs within 10 s"
+}
 echo "anomaly record for $SERIES in Kafka $WAITED_MS ms after the change"
 rec=$(ours | grep opened | head -1)
 echo "$rec" | grep -q "anomaly opened: rate_per_s of linerate $SERIES (host): " ||
