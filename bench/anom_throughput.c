@@ -14,7 +14,7 @@
 
 #include "../gpu/anom_algo.h"
 #include "linerate/anomaly.h"
-#include "membw.h"
+#include "util.h"
 
 /* Steps `ns` series of `nf` features for `secs` seconds of ticks; returns checks/s. */
 static double run(enum lr_anom_device dev, uint32_t ns, uint32_t nf, double secs, char *name,

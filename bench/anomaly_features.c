@@ -15,50 +15,7 @@
 
 #include "linerate/features.h"
 #include "linerate/otlp.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = n > 0 ? malloc((size_t)n) : NULL;
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-static double memcpy_bw(const uint8_t *src, size_t len, double secs)
-{
-    uint8_t *dst = malloc(len);
-    volatile uint8_t sink = 0;
-    uint64_t n = 0;
-    double t0 = now_s(), t;
-    do {
-        for (int i = 0; i < 64; i++) {
-            memcpy(dst, src, len);
-            sink ^= dst[i % len];
-        }
-        n += 64;
-        t = now_s();
-    } while (t - t0 < secs);
-    free(dst);
-    (void)sink;
-    return (double)n * (double)len / (t - t0);
-}
+#include "util.h"
 
 #define STATUS_CODE_ERROR 2
 
@@ -76,7 +33,7 @@ int main(int argc, char **argv)
     char path[4096];
     size_t len;
     snprintf(path, sizeof(path), "%s/traces.pb", argv[1]);
-    uint8_t *body = slurp(path, &len);
+    uint8_t *body = bench_slurp(path, &len);
     if (!body) {
         fprintf(stderr, "anomaly_features: cannot read %s\n", path);
         return 2;
@@ -84,11 +41,11 @@ int main(int argc, char **argv)
     struct lr_feat_table t;
     if (lr_gpu_feat_table_init(&t, 4096) < 0)
         return 1;
-    double mc = memcpy_bw(body, len, secs);
+    double mc = bench_memcpy_bw(body, len, secs);
     double base = 0;
     for (int mode = 0; mode < 2; mode++) {
         uint64_t n = 0, spans = 0, sink = 0;
-        double t0 = now_s(), now;
+        double t0 = bench_now_s(), now;
         do {
             for (int i = 0; i < 64; i++) {
                 struct lr_otlp_view v = { .resources = res,
@@ -129,7 +86,7 @@ int main(int argc, char **argv)
                 }
             }
             n += 64;
-            now = now_s();
+            now = bench_now_s();
         } while (now - t0 < secs);
         double sps = (double)spans / (now - t0);
         if (mode == 0)

@@ -15,12 +15,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "util.h"
 
 static long delivered, failed;
 
@@ -82,7 +77,7 @@ int main(int argc, char **argv)
     long sent = 0;
     /* Warm up (metadata, producer id), then measure. */
     rd_kafka_poll(rk, 1000);
-    double t0 = now_s(), t = t0;
+    double t0 = bench_now_s(), t = t0;
     long d0 = delivered;
     while (t - t0 < secs) {
         snprintf(key, sizeof(key), "%032lx", sent);
@@ -98,9 +93,9 @@ int main(int argc, char **argv)
             sent++;
             rd_kafka_poll(rk, 0);
         }
-        t = now_s();
+        t = bench_now_s();
     }
-    double t1 = now_s();
+    double t1 = bench_now_s();
     long n = delivered - d0;
     rd_kafka_flush(rk, 10000);
     printf("records=%ld bytes=%zu seconds=%.2f records/s=%.0f MB/s=%.1f failed=%ld\n", n, len,

@@ -21,6 +21,7 @@
 #include "../gpu/anom_algo.h"
 #include "linerate/anomaly.h"
 #include "nab_score.h"
+#include "util.h"
 
 struct series {
     char name[128];
@@ -33,13 +34,6 @@ struct series {
     size_t n_windows;
     size_t *win_lo, *win_hi;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void *xcalloc(size_t n, size_t sz)
 {
@@ -184,7 +178,7 @@ int main(int argc, char **argv)
     uint32_t *ids = xcalloc(ns, sizeof(uint32_t));
     float *in = xcalloc(ns, sizeof(float));
     struct lr_anom_out *out = xcalloc(ns, sizeof(*out));
-    double t0 = now_s();
+    double t0 = bench_now_s();
     for (size_t t = 0; t < max_rows; t++) {
         size_t n = 0;
         for (k = 0; k < ns; k++) {
@@ -204,7 +198,7 @@ int main(int argc, char **argv)
             ss[ids[i]].opened[t] = out[i].opened;
         }
     }
-    double t_det = now_s() - t0;
+    double t_det = bench_now_s() - t0;
 
     struct lr_nab_parts perfect = { 0 };
     for (k = 0; k < ns; k++) {

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "membw.h"
+#include "util.h"
 
 static int lfd;
 

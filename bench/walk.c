@@ -13,51 +13,7 @@
 #include <time.h>
 
 #include "linerate/otlp.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint8_t *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *p = n > 0 ? malloc((size_t)n) : NULL;
-    if (p && fread(p, 1, (size_t)n, f) != (size_t)n) {
-        free(p);
-        p = NULL;
-    }
-    fclose(f);
-    *len = (size_t)n;
-    return p;
-}
-
-/* memcpy of `len` bytes, repeated for `secs`: bytes per second. */
-static double memcpy_bw(const uint8_t *src, size_t len, double secs)
-{
-    uint8_t *dst = malloc(len);
-    volatile uint8_t sink = 0;
-    uint64_t n = 0;
-    double t0 = now_s(), t;
-    do {
-        for (int i = 0; i < 64; i++) {
-            memcpy(dst, src, len);
-            sink ^= dst[i % len];
-        }
-        n += 64;
-        t = now_s();
-    } while (t - t0 < secs);
-    free(dst);
-    (void)sink;
-    return (double)n * (double)len / (t - t0);
-}
+#include "util.h"
 
 int main(int argc, char **argv)
 {
@@ -74,16 +30,16 @@ int main(int argc, char **argv)
         char path[4096];
         size_t len;
         snprintf(path, sizeof(path), "%s/%s.pb", argv[1], names[s]);
-        uint8_t *body = slurp(path, &len);
+        uint8_t *body = bench_slurp(path, &len);
         if (!body) {
             fprintf(stderr, "walk: cannot read %s\n", path);
             return 2;
         }
-        double mc = memcpy_bw(body, len, secs);
+        double mc = bench_memcpy_bw(body, len, secs);
         for (int mode = 0; mode < 2; mode++) {
             struct lr_otlp_view v;
             uint64_t n = 0, it = 0;
-            double t0 = now_s(), t;
+            double t0 = bench_now_s(), t;
             do {
                 for (int i = 0; i < 64; i++) {
                     memset(&v, 0, sizeof(v));
@@ -104,7 +60,7 @@ int main(int argc, char **argv)
                                                : v.n_log_records;
                 }
                 n += 64;
-                t = now_s();
+                t = bench_now_s();
             } while (t - t0 < secs);
             double bps = (double)n * (double)len / (t - t0);
             printf("%s %s bytes=%zu items=%llu GB/s=%.3f items/s=%.0f ratio_to_memcpy=%.4f "
