@@ -16,6 +16,7 @@
 # Needs root (namespaces). Appends a section to bench/RESULTS.md. Usage: bench/dataplane.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/veth.sh
 N=${1:-20000}
 make --no-print-directory build/linerate build/bench/tcp_segments >/dev/null
 mkdir -p build/bench
@@ -30,15 +31,7 @@ cleanup() {
     rm -rf $W
 }
 trap cleanup EXIT
-ip netns add $NS
-ip link add $VH type veth peer name $VC
-ip link set $VC netns $NS
-ip link set $VH up
-ethtool -K $VH tx off tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec $NS ip link set lo up
-ip netns exec $NS ip addr add 10.77.0.2/24 dev $VC
-ip netns exec $NS ip link set $VC up
-ip netns exec $NS ethtool -K $VC tx off tso off gso off gro off >/dev/null
+veth_pair $NS $VH $VC 10.77.0.2
 for i in $(seq 1 32); do cat tests/fixtures/otlp-js-0.223/traces.http-protobuf.body; done >$W/b96
 tsc_hz=$(awk -F: '/cpu MHz/ { printf "%.0f", $2 * 1e6; exit }' /proc/cpuinfo)
 metric() { curl -sf http://127.0.0.1:14133/metrics | awk -v m="$1" '$1 == m { print $2 }'; }

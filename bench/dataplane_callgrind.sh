@@ -16,6 +16,7 @@
 # Needs root. Appends a section to bench/RESULTS.md. Usage: bench/dataplane_callgrind.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/veth.sh
 N=${1:-400}
 make --no-print-directory build/linerate >/dev/null
 W=$(mktemp -d /var/tmp/linerate-bench.XXXXXX)
@@ -30,15 +31,7 @@ cleanup() {
     [ -n "${KEEP:-}" ] || rm -rf $W
 }
 trap cleanup EXIT
-ip netns add $NS
-ip link add $VH type veth peer name $VC
-ip link set $VC netns $NS
-ip link set $VH up
-ethtool -K $VH tx off tso off gso off gro off >/dev/null 2>&1 || true
-ip netns exec $NS ip link set lo up
-ip netns exec $NS ip addr add 10.79.0.2/24 dev $VC
-ip netns exec $NS ip link set $VC up
-ip netns exec $NS ethtool -K $VC tx off tso off gso off gro off >/dev/null
+veth_pair $NS $VH $VC 10.79.0.2
 for i in $(seq 1 32); do cat tests/fixtures/otlp-js-0.223/traces.http-protobuf.body; done >$W/b96
 rx() { cat /sys/class/net/$VH/statistics/rx_packets; }
 load() { # load N CONNS

@@ -201,24 +201,18 @@ expect_eq() {
     [ "$1" = "$2" ] || fail "$3: expected '$2', got '$1'"
 }
 
+source "$ROOT/scripts/veth.sh"
+
 # dp_net_setup: a veth pair for the kernel-bypass dataplane; the client end in a new network
 # namespace $NS at 10.77.0.2/24 (run commands there with `nsx`), the host end $VH left without
 # an address for DPDK's af_packet PMD; offloads off on both ends, so that the bypass path sees full
-# checksums and MTU-sized frames. Removed at exit.
+# checksums and MTU-sized frames (scripts/veth.sh). Removed at exit.
 dp_net_setup() {
     NS=lrdp$$
     VH=lrh$$
     VC=lrc$$
     trap 'ip netns del $NS 2>/dev/null || true; ip link del $VH 2>/dev/null || true; cleanup' EXIT
-    ip netns add $NS
-    ip link add $VH type veth peer name $VC
-    ip link set $VC netns $NS
-    ip link set $VH up
-    ethtool -K $VH tx off tso off gso off gro off >/dev/null 2>&1 || true
-    ip netns exec $NS ip link set lo up
-    ip netns exec $NS ip addr add 10.77.0.2/24 dev $VC
-    ip netns exec $NS ip link set $VC up
-    ip netns exec $NS ethtool -K $VC tx off tso off gso off gro off >/dev/null
+    veth_pair $NS $VH $VC 10.77.0.2
 }
 
 nsx() {
