@@ -97,6 +97,7 @@
 #include <nghttp2/nghttp2.h>
 #include <zlib.h>
 
+#include "linerate/clock.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb-c.h"
 #include "opentelemetry/proto/collector/metrics/v1/metrics_service.pb-c.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
@@ -289,20 +290,6 @@ struct worker {
     uint8_t scratch[READ_BYTES];
     struct stats st;
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* splitmix64's finalizer: a bijection, so distinct counters give distinct ids. */
 static uint64_t mix64(uint64_t x)
@@ -952,7 +939,7 @@ static int pool_build(struct run *r, enum sig s)
     const struct options *o = &r->o;
     struct pool *p = &r->pools[s];
     uint64_t rng = o->seed * 0x100000001b3ull + (uint64_t)s * 7919;
-    uint64_t t_ns = wall_ns();
+    uint64_t t_ns = lr_real_ns();
 
     p->n = o->pool;
     p->p = calloc(p->n, sizeof(*p->p));
@@ -1153,7 +1140,7 @@ static void req_done(struct worker *w, const struct reqinfo *ri, enum outcome oc
                      int64_t rejected)
 {
     struct stats *st = &w->st;
-    uint64_t now = mono_ns();
+    uint64_t now = lr_mono_ns();
     w->inflight--;
     switch (oc) {
     case O_OK: {
@@ -1244,7 +1231,7 @@ static void conn_close(struct conn *c, int kind, uint64_t delay_ns)
     c->rlen = 0;
     c->server_close = false;
     c->draining = false;
-    c->reconnect_ns = mono_ns() + delay_ns;
+    c->reconnect_ns = lr_mono_ns() + delay_ns;
     if (c->reconnect_ns < w->reconnect_wake)
         w->reconnect_wake = c->reconnect_ns;
 }
@@ -1266,10 +1253,10 @@ static void conn_fail(struct conn *c, enum err_kind kind)
         w->st.err[E_CONNECT]++;
     c->fails++;
     if (w->fail_streak++ == 0)
-        w->streak_start_ns = mono_ns();
+        w->streak_start_ns = lr_mono_ns();
     conn_close(c, kind, backoff_ns(c));
     unsigned limit = 3 * w->n_conns > 10 ? 3 * w->n_conns : 10;
-    if (w->fail_streak >= limit && mono_ns() - w->streak_start_ns >= GIVE_UP_NS &&
+    if (w->fail_streak >= limit && lr_mono_ns() - w->streak_start_ns >= GIVE_UP_NS &&
         !atomic_load(&w->r->stop)) {
         if (atomic_fetch_add(&w->r->gave_up, 1) == 0)
             fprintf(stderr,
@@ -1411,7 +1398,7 @@ static int conn_issue(struct conn *c, uint64_t t0)
     struct ids ids = w->next_ids;
     w->next_ids.trace_base += p->n_traces;
     w->next_ids.span_base += p->n_spans;
-    uint64_t now = mono_ns();
+    uint64_t now = lr_mono_ns();
     struct reqinfo ri = { .t0_ns = t0,
                           .sent_ns = now,
                           .items = p->items,
@@ -1542,7 +1529,7 @@ static void conn_fill(struct conn *c)
     if (w->interval_ns > 0)
         return;
     while (!w->stopping && conn_has_room(c) && budget_take(w)) {
-        if (conn_issue(c, mono_ns()) != 0) {
+        if (conn_issue(c, lr_mono_ns()) != 0) {
             budget_return(w);
             break;
         }
@@ -2061,7 +2048,7 @@ static void *worker_main(void *arg)
     for (unsigned i = 0; i < w->n_conns; i++)
         conn_connect(&w->conns[i]);
     for (;;) {
-        uint64_t now = mono_ns();
+        uint64_t now = lr_mono_ns();
         if (!w->stopping &&
             (atomic_load(&r->stop) || w->budget_out || (r->deadline_ns && now >= r->deadline_ns))) {
             w->stopping = true;
@@ -2115,7 +2102,7 @@ static void *worker_main(void *arg)
             if (due < wake)
                 wake = due;
         }
-        now = mono_ns();
+        now = lr_mono_ns();
         int n = wait_events(w->ep, evs, 256, wake <= now ? 0 : wake - now);
         for (int i = 0; i < n; i++)
             conn_event(evs[i].data.ptr, evs[i].events);
@@ -2549,7 +2536,7 @@ int main(int argc, char **argv)
 
     struct rusage ru0, ru_w, ru1;
     getrusage(RUSAGE_SELF, &ru0);
-    r->start_ns = mono_ns();
+    r->start_ns = lr_mono_ns();
     r->warmup_end_ns = r->start_ns + (uint64_t)(o->warmup_s * 1e9);
     r->deadline_ns = o->duration_s > 0 ? r->warmup_end_ns + (uint64_t)(o->duration_s * 1e9) : 0;
     unsigned started = 0;
@@ -2565,7 +2552,7 @@ int main(int argc, char **argv)
     while (atomic_load(&r->threads_done) < started) {
         struct timespec ts = { 0, 20000000 };
         nanosleep(&ts, NULL);
-        if (!have_w && mono_ns() >= r->warmup_end_ns) {
+        if (!have_w && lr_mono_ns() >= r->warmup_end_ns) {
             getrusage(RUSAGE_SELF, &ru_w);
             have_w = true;
         }

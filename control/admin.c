@@ -18,6 +18,7 @@
 #include "admin.h"
 #include "hostmetrics.h"
 #include "linerate/batcher.h"
+#include "linerate/clock.h"
 #include "linerate/error.h"
 #include "linerate/http1.h"
 #include "linerate/spool.h"
@@ -40,13 +41,6 @@ struct lr_cp_admin {
     struct admin_conn *conns;
     char *body; /* the last response body (the engine copies it) */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- /metrics ----------------------------------------------------------------------------------
  */
@@ -553,7 +547,7 @@ void lr_cp_metrics_write(const struct lr_cp_state *st, FILE *f)
     family(f, "linerate_ready", "gauge", "1 while accepting OTLP traffic.");
     fprintf(f, "linerate_ready %d\n", atomic_load(&((struct lr_cp_state *)st)->ready) ? 1 : 0);
     family(f, "linerate_uptime_seconds", "gauge", "Seconds since start.");
-    fprintf(f, "linerate_uptime_seconds %.3f\n", (double)(now_ns() - st->start_ns) / 1e9);
+    fprintf(f, "linerate_uptime_seconds %.3f\n", (double)(lr_mono_ns() - st->start_ns) / 1e9);
     if (st->host)
         lr_cp_host_metrics_write(st->host, f);
 }
@@ -589,7 +583,7 @@ static void on_request(void *ctx, const struct lr_http_req *req, struct lr_http_
         resp->status = 200;
         resp->content_type = "application/json";
         fprintf(f, "{\"status\":\"Server available\",\"uptime_s\":%.3f}\n",
-                (double)(now_ns() - a->st->start_ns) / 1e9);
+                (double)(lr_mono_ns() - a->st->start_ns) / 1e9);
     } else if (lr_slice_eq(req->path, "/ready")) {
         bool ready = atomic_load(&a->st->ready);
         bool kafka = a->st->kafka && lr_cp_kafka_connected(a->st->kafka);
@@ -708,7 +702,7 @@ static void conn_event(struct lr_cp_ev *self, uint32_t events)
                 return;
             }
         } else if (k > 0) {
-            lr_http1_conn_feed(c->h, buf, (size_t)k, now_ns());
+            lr_http1_conn_feed(c->h, buf, (size_t)k, lr_mono_ns());
         }
     }
     conn_flush(c);
@@ -730,7 +724,7 @@ static void listener_event(struct lr_cp_ev *self, uint32_t events)
         c->ev.on_event = conn_event;
         c->a = a;
         c->fd = fd;
-        c->h = lr_http1_conn_new(&a->limits, &a->handler, now_ns());
+        c->h = lr_http1_conn_new(&a->limits, &a->handler, lr_mono_ns());
         struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &c->ev };
         if (!c->h || epoll_ctl(a->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
             lr_http1_conn_free(c->h);

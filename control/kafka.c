@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "kafka.h"
+#include "linerate/clock.h"
 #include "linerate/msg.h"
 #include "linerate/spool.h"
 
@@ -85,13 +86,6 @@ static void track_free(struct track *t)
 static const char *const default_topics[LR_SIG_COUNT] = { "otlp_spans", "otlp_metrics",
                                                           "otlp_logs" };
 
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 const char *lr_cp_kafka_topic(const struct lr_cp_kafka *k, int signal)
 {
     const char *t = signal == LR_SIG_TRACES    ? k->cfg->kafka.topic_traces
@@ -103,7 +97,7 @@ const char *lr_cp_kafka_topic(const struct lr_cp_kafka *k, int signal)
 static void log_limited(struct lr_cp_kafka *k, const char *fmt, const char *a, size_t n,
                         const char *b)
 {
-    uint64_t t = now_ns();
+    uint64_t t = lr_mono_ns();
     if (t - k->last_err_log_ns > 1000000000ull) {
         k->last_err_log_ns = t;
         fprintf(stderr, fmt, a, n, b);
@@ -159,7 +153,7 @@ static void retry_later(struct lr_cp_kafka *k, struct track *t, rd_kafka_resp_er
     if (atomic_load(&k->state) == LR_CP_KAFKA_CONNECTED)
         atomic_store(&k->state, LR_CP_KAFKA_BACKING_OFF);
     k->backoff_ms = k->backoff_ms ? (k->backoff_ms * 2 > 5000 ? 5000 : k->backoff_ms * 2) : 100;
-    k->retry_at_ns = now_ns() + (uint64_t)k->backoff_ms * 1000000ull;
+    k->retry_at_ns = lr_mono_ns() + (uint64_t)k->backoff_ms * 1000000ull;
     log_limited(k, "linerate: kafka: a %s record (%zu bytes) will be retried: %s\n",
                 lr_cp_kafka_topic(k, t->signal), t->len, rd_kafka_err2str(err));
     retry_push(k, t);
@@ -218,7 +212,7 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *ctx)
             atomic_store(&k->state, LR_CP_KAFKA_BACKING_OFF);
         return;
     }
-    uint64_t t = now_ns();
+    uint64_t t = lr_mono_ns();
     if (t - k->last_err_log_ns > 1000000000ull) {
         k->last_err_log_ns = t;
         fprintf(stderr, "linerate: kafka: %s: %s\n", rd_kafka_err2name(err), reason);
@@ -387,8 +381,8 @@ static void replace_producer(struct lr_cp_kafka *k)
             rd_kafka_err2name(err), reason);
     k->replacing = true;
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    uint64_t deadline = now_ns() + REPLACE_DRAIN_MS * 1000000ull;
-    while (k->in_flight > 0 && now_ns() < deadline)
+    uint64_t deadline = lr_mono_ns() + REPLACE_DRAIN_MS * 1000000ull;
+    while (k->in_flight > 0 && lr_mono_ns() < deadline)
         rd_kafka_poll(k->rk, 50);
     destroy_producer(k);
     k->in_flight = 0;
@@ -451,7 +445,7 @@ static void notify_workers(struct lr_cp_kafka *k)
 static bool output_round(struct lr_cp_kafka *k, bool *drained)
 {
     bool any = false, full = false;
-    uint64_t t = now_ns();
+    uint64_t t = lr_mono_ns();
     if (k->held) {
         int rc = produce(k, k->held);
         if (rc == 1)
@@ -555,7 +549,7 @@ static void *output_main(void *arg)
         /* Kafka takes nothing (down, or far behind): give up at the deadline rather than hang
          * the shutdown. Spool records stay in the spool for the next start; memory records are
          * counted as lost. */
-        if (now_ns() >= atomic_load(&k->stop_deadline_ns)) {
+        if (lr_mono_ns() >= atomic_load(&k->stop_deadline_ns)) {
             struct lr_msg *m;
             for (uint32_t i = 0; i < k->n_rings; i++)
                 while ((m = lr_ring_pop(k->rings[i]))) {
@@ -703,14 +697,14 @@ static void abandon(struct lr_cp_kafka *k, struct track *t)
 
 uint64_t lr_cp_kafka_stop(struct lr_cp_kafka *k, uint32_t flush_ms)
 {
-    uint64_t deadline = now_ns() + (uint64_t)flush_ms * 1000000ull;
+    uint64_t deadline = lr_mono_ns() + (uint64_t)flush_ms * 1000000ull;
     if (k->started) {
         atomic_store(&k->stop_deadline_ns, deadline);
         atomic_store(&k->stop, true);
         pthread_join(k->thread, NULL);
         k->started = false;
     }
-    uint64_t t = now_ns();
+    uint64_t t = lr_mono_ns();
     int left = 0;
     if (k->rk) {
         rd_kafka_flush(k->rk, t < deadline ? (int)((deadline - t) / 1000000ull) : 0);

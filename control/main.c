@@ -25,6 +25,7 @@
 #include "hostmetrics.h"
 #include "kafka.h"
 #include "linerate/batcher.h"
+#include "linerate/clock.h"
 #include "linerate/config.h"
 #include "linerate/msg.h"
 #include "linerate/spool.h"
@@ -40,13 +41,6 @@ struct sig_src {
     int fd;
     int got; /* the signal number received, 0 while none */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static void on_signal(struct lr_cp_ev *self, uint32_t events)
 {
@@ -249,7 +243,7 @@ int main(int argc, char **argv)
     static struct lr_config cfg;
     char err[1024];
     int rc = 1, epfd = -1;
-    struct lr_cp_state st = { .cfg = &cfg, .start_ns = now_ns() };
+    struct lr_cp_state st = { .cfg = &cfg, .start_ns = lr_mono_ns() };
     struct lr_cp_admin *admin = NULL;
     struct sig_src sig = { .ev.on_event = on_signal, .fd = -1 };
     struct lr_ring *host_ring = NULL; /* host metrics: control thread -> Kafka output */
@@ -421,22 +415,22 @@ int main(int argc, char **argv)
     }
     struct totals prev, cur;
     totals_read(&st, &prev);
-    uint64_t last_status = now_ns();
+    uint64_t last_status = lr_mono_ns();
     while (!sig.got) {
         struct epoll_event evs[64];
         int wait_ms = 200;
         if (st.adapt) {
-            int due = lr_cp_adapt_wait_ms(st.adapt, now_ns());
+            int due = lr_cp_adapt_wait_ms(st.adapt, lr_mono_ns());
             wait_ms = due < wait_ms ? due : wait_ms;
         }
         if (st.host)
-            wait_ms = lr_cp_host_wait_ms(st.host, now_ns(), wait_ms);
+            wait_ms = lr_cp_host_wait_ms(st.host, lr_mono_ns(), wait_ms);
         int n = epoll_wait(epfd, evs, 64, wait_ms);
         for (int i = 0; i < n; i++) {
             struct lr_cp_ev *e = evs[i].data.ptr;
             e->on_event(e, evs[i].events);
         }
-        uint64_t t = now_ns();
+        uint64_t t = lr_mono_ns();
         lr_cp_admin_tick(admin, t);
         lr_cp_sampling_reclaim(st.sampling);
         if (st.batcher)

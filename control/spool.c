@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "fsutil.h"
+#include "linerate/clock.h"
 #include "linerate/spool.h"
 
 #define SEG_VERSION 1u
@@ -153,13 +154,6 @@ static uint32_t get32(const uint8_t *p)
 static uint64_t get64(const uint8_t *p)
 {
     return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* ---- the on-disk format ------------------------------------------------------------------ */
@@ -437,7 +431,7 @@ static void sync_dir(struct lr_cp_spool *s)
  * may be printed now. */
 static bool log_due(struct lr_cp_spool *s)
 {
-    uint64_t t = now_ns();
+    uint64_t t = lr_mono_ns();
     uint64_t last = atomic_load(&s->last_log_ns);
     if (last != 0 && t - last < LOG_EVERY_NS)
         return false;
@@ -464,7 +458,7 @@ static uint64_t read_ckpt(struct lr_cp_spool *s)
 static void write_ckpt(struct lr_cp_spool *s, uint64_t seq)
 {
     uint8_t b[CKPT_BYTES];
-    s->ckpt_ns = now_ns(); /* also after a failure: retried in 100 ms, not on every delivery */
+    s->ckpt_ns = lr_mono_ns(); /* also after a failure: retried in 100 ms, not on every delivery */
     put64(b, seq);
     put32(b + 8, lr_cp_crc32c(b, 8));
     int fd = openat(s->dirfd, CKPT_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -904,7 +898,7 @@ static void moved(struct lr_cp_spool *s, uint64_t d)
     s->dlv = d;
     atomic_store_explicit(&s->delivered_below, d, memory_order_release);
     trim(s);
-    if (s->ckpt_seq != d && now_ns() - s->ckpt_ns >= CKPT_EVERY_NS)
+    if (s->ckpt_seq != d && lr_mono_ns() - s->ckpt_ns >= CKPT_EVERY_NS)
         write_ckpt(s, d);
 }
 
@@ -1469,7 +1463,7 @@ int lr_cp_spool_open(const struct lr_cp_spool_opts *o, struct lr_cp_spool **out,
     }
     rep->segments = (uint32_t)s->n_segs;
     s->ckpt_seq = ckpt;
-    s->ckpt_ns = now_ns();
+    s->ckpt_ns = lr_mono_ns();
 
     /* Seqs are never reused: past everything on disk and everything delivered. */
     s->next_seq = max_seq + 1 > ckpt ? max_seq + 1 : ckpt;

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linerate/clock.h"
 #include "linerate/error.h"
 #include "otlp_http.h"
 #include "otlp_split.h"
@@ -63,13 +64,6 @@ static enum body_kind kind_of(struct lr_slice ct)
     if (slice_ieq(ct, "application/json"))
         return BODY_JSON;
     return BODY_OTHER;
-}
-
-static uint64_t now_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int view_alloc(struct lr_otlp_view *v, uint32_t items, uint32_t scopes, uint32_t resources)
@@ -740,7 +734,7 @@ int lr_dp_otlp_anom_init(struct lr_dp_otlp_ctx *x, struct lr_ring *ring, struct 
     x->feat_ring = ring;
     x->anom = rt;
     x->window_ns = (uint64_t)c->anomaly.window_ms * 1000000ull;
-    x->feat_window = now_mono_ns() / x->window_ns;
+    x->feat_window = lr_mono_ns() / x->window_ns;
     /* keep_percent of the 2^56 randomness values; 100 % keeps all (2^56 is above every one). */
     x->anom_keep_below = (uint64_t)(c->anomaly.keep_percent / 100.0 * 72057594037927936.0);
     return 0;
@@ -770,7 +764,7 @@ static void anom_roll(struct lr_dp_otlp_ctx *x, uint64_t now_ns)
  * span's series for the sampling boost. The service name is hashed once per resource. */
 static int features_add(struct lr_dp_otlp_ctx *x)
 {
-    anom_roll(x, now_mono_ns());
+    anom_roll(x, lr_mono_ns());
     uint32_t n = x->view.n_items, last_r = UINT32_MAX;
     if (grow((void **)&x->span_series, &x->span_series_cap, n, sizeof(*x->span_series)) < 0)
         return -ENOMEM;
@@ -832,7 +826,7 @@ static int sample_items(struct lr_dp_otlp_ctx *x, enum lr_signal sig, const uint
     uint64_t now_s = 0;
     bool recall = false;
     if (traces && x->anom && x->anom->boost) {
-        now_s = now_mono_ns() / 1000000000ull;
+        now_s = lr_mono_ns() / 1000000000ull;
         recall = lr_anom_boost_active(x->anom, now_s);
     }
     bool force = traces && (x->lowered || anomaly || recall);
@@ -1271,7 +1265,7 @@ static void export_proto(struct lr_dp_otlp_ctx *x, enum lr_transport tr, enum lr
     if (rc == 0 && sig == LR_SIG_TRACES && x->tail && tail_policies(x)) {
         rc = lr_dp_otlp_split_traces(p, len, &x->view, emit_trace, x);
         if (rc == 0)
-            rc = tail_route(x, now_mono_ns(), &why);
+            rc = tail_route(x, lr_mono_ns(), &why);
     } else if (rc == 0) {
         uint64_t fwd = items_of(&x->view, sig);
         if (sig == LR_SIG_TRACES && x->cfg->kafka.partition_traces_by_id)

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "dpdk.h"
+#include "linerate/clock.h"
 #include "linerate/error.h"
 #include "linerate/h2.h"
 #include "linerate/http1.h"
@@ -124,13 +125,6 @@ struct lr_dp_workers {
     struct lr_sampling_set *set0; /* owned: generation 1, from the configuration */
     struct lr_anom_rt *anom;      /* owned (anomaly.enabled): the batcher's open series */
 };
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- cpu selection -------------------------------------------------------------------------- */
 
@@ -480,7 +474,7 @@ static bool hold_released(struct worker *w, struct conn *c, uint64_t t)
  * connection is gone. */
 static bool conn_flush(struct worker *w, struct conn *c)
 {
-    hold_released(w, c, now_ns());
+    hold_released(w, c, lr_mono_ns());
     for (;;) {
         struct lr_slice out = c_output(c);
         size_t len = out.len;
@@ -509,7 +503,7 @@ static bool conn_flush(struct worker *w, struct conn *c)
             return false;
         }
         lr_stat_add(&w->stats.bytes_out, (uint64_t)k);
-        c_consumed(w, c, (size_t)k, now_ns());
+        c_consumed(w, c, (size_t)k, lr_mono_ns());
     }
     size_t left = c_output(c).len;
     bool held = c->n_holds && c->holds[0].start <= c->out_sent;
@@ -546,7 +540,7 @@ static void conn_readable(struct worker *w, struct conn *c)
             break;
         }
         lr_stat_add(&w->stats.bytes_in, (uint64_t)k);
-        c_feed(w, c, w->rx, (size_t)k, now_ns());
+        c_feed(w, c, w->rx, (size_t)k, lr_mono_ns());
         if (c_closing(c) || (size_t)k < RX_BUF_BYTES)
             break;
     }
@@ -568,7 +562,7 @@ static void accept_all(struct worker *w, int lfd, bool grpc_port)
         }
         c->fd = fd;
         c->rdhup = true;
-        c->born_ns = now_ns();
+        c->born_ns = lr_mono_ns();
         /* The server speaks first in HTTP/2 (its SETTINGS): on the gRPC port start at once. */
         if (grpc_port)
             start_h2(w, c, c->born_ns);
@@ -852,7 +846,7 @@ static void dpdk_loop(struct worker *w)
          * received something or ran the timers (empty polls are not work). */
         uint64_t tsc0 = __builtin_ia32_rdtsc();
         bool ticked = false;
-        w->now = now_ns();
+        w->now = lr_mono_ns();
         size_t n = lr_dp_dpdk_rx(w->q, dpdk_frame, w);
         lr_dp_otlp_tail_poll(&w->otlp, w->now, false);
         if (w->held)
@@ -957,7 +951,7 @@ static void *worker_main(void *arg)
         goto done;
     }
     struct epoll_event evs[MAX_EVENTS];
-    uint64_t next_tick = now_ns() + TICK_MS * 1000000ull;
+    uint64_t next_tick = lr_mono_ns() + TICK_MS * 1000000ull;
     bool draining = false;
     uint64_t drain_deadline = 0;
     for (;;) {
@@ -973,7 +967,7 @@ static void *worker_main(void *arg)
                 if (read(w->notefd, &v, sizeof(v)) < 0) {
                     /* EAGAIN: another wakeup already drained it */
                 }
-                release_held(w, now_ns());
+                release_held(w, lr_mono_ns());
             } else if (p == &w->stopfd) {
                 uint64_t v;
                 if (read(w->stopfd, &v, sizeof(v)) < 0) {
@@ -987,7 +981,7 @@ static void *worker_main(void *arg)
                     conn_flush(w, c);
             }
         }
-        uint64_t t = now_ns();
+        uint64_t t = lr_mono_ns();
         lr_dp_otlp_tail_poll(&w->otlp, t, false);
         if (!draining && atomic_load(&w->all->stopping)) {
             /* Stop accepting: the kernel moves nothing to us any more. Connections with a request
@@ -1135,14 +1129,14 @@ static void tail_finish(struct lr_dp_workers *ws)
 {
     if (!ws->route)
         return;
-    uint64_t deadline = now_ns() + 5000000000ull;
+    uint64_t deadline = lr_mono_ns() + 5000000000ull;
     for (;;) {
         bool idle = true;
         for (uint32_t i = 0; i < ws->n; i++) {
-            lr_dp_otlp_tail_poll(&ws->w[i]->otlp, now_ns(), true);
+            lr_dp_otlp_tail_poll(&ws->w[i]->otlp, lr_mono_ns(), true);
             idle &= lr_dp_otlp_tail_idle(&ws->w[i]->otlp);
         }
-        if (idle || now_ns() > deadline)
+        if (idle || lr_mono_ns() > deadline)
             break;
         usleep(1000);
     }

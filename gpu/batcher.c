@@ -36,6 +36,7 @@
 #include "events.h"
 #include "linerate/anomaly.h"
 #include "linerate/batcher.h"
+#include "linerate/clock.h"
 #include "linerate/features.h"
 #include "linerate/msg.h"
 
@@ -93,20 +94,6 @@ struct lr_gpu_batcher {
     bool started;
     _Atomic bool stop;
 };
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* ---- slots ---------------------------------------------------------------------------------- */
 
@@ -344,9 +331,9 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t,
     size_t batch = b->cfg->anomaly.batch_max_size;
     for (size_t off = 0; off < n; off += batch) {
         size_t k = n - off < batch ? n - off : batch;
-        uint64_t t0 = mono_ns();
+        uint64_t t0 = lr_mono_ns();
         int rc = lr_gpu_anom_step(b->det, &b->ids[off], &b->rows[off * nf], k, &b->outs[off]);
-        uint64_t dt = mono_ns() - t0;
+        uint64_t dt = lr_mono_ns() - t0;
         lr_stat_add(&b->stats.launches, 1);
         lr_stat_add(&b->stats.step_ns, dt);
         lr_stat_add(&b->stats.batch_size[log2_bucket(k, LR_GPU_BATCH_BUCKETS)], 1);
@@ -361,7 +348,7 @@ static void score(struct lr_gpu_batcher *b, uint64_t w, struct lr_feat_table *t,
         lr_stat_add(&b->stats.rows, k);
     }
     /* Openings and closings. The window's end, in Unix time, dates the events. */
-    uint64_t mono = mono_ns(), real = real_ns(), end = (w + 1) * b->window_ns;
+    uint64_t mono = lr_mono_ns(), real = lr_real_ns(), end = (w + 1) * b->window_ns;
     uint64_t when = real - (mono > end ? mono - end : 0);
     size_t n_ev = 0;
     bool changed = false;
@@ -529,7 +516,7 @@ static void *batcher_main(void *arg)
     struct lr_gpu_batcher *b = arg;
     pthread_setname_np(pthread_self(), "lr-anomaly");
     while (!atomic_load(&b->stop)) {
-        uint64_t now = mono_ns();
+        uint64_t now = lr_mono_ns();
         uint64_t due = poll_once(b, now);
         /* Workers hand windows over at a window's end: look every 5 ms until it is due. */
         uint64_t nap = due > now ? due - now : 0;
@@ -634,7 +621,7 @@ struct lr_gpu_batcher *lr_gpu_batcher_start(const struct lr_config *cfg, struct 
                                             struct lr_anom_rt *rt, char *errstr, size_t errlen)
 {
     struct lr_gpu_batcher *b =
-        lr_gpu_batcher_new(cfg, in, n_workers, host, rt, mono_ns(), errstr, errlen);
+        lr_gpu_batcher_new(cfg, in, n_workers, host, rt, lr_mono_ns(), errstr, errlen);
     if (!b)
         return NULL;
     if (pthread_create(&b->thread, NULL, batcher_main, b) != 0) {
@@ -691,7 +678,7 @@ static void json_num(FILE *f, double v)
 void lr_gpu_batcher_write_open(struct lr_gpu_batcher *b, FILE *f)
 {
     const struct lr_anom_snap *s = lr_anom_rt_load(b->rt, b->n_workers);
-    uint64_t real = real_ns(), mono = mono_ns();
+    uint64_t real = lr_real_ns(), mono = lr_mono_ns();
     fprintf(f, "{\"device\":");
     json_str(f, lr_gpu_anom_device(b->det));
     uint64_t end = s ? (s->window + 1) * b->window_ns : mono;

@@ -40,6 +40,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linerate/clock.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 #define MAX_SVC 8
@@ -67,20 +68,6 @@ static uint64_t next_rand(void)
 static double uniform(void)
 {
     return (double)(next_rand() >> 11) / 9007199254740992.0;
-}
-
-static uint64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t real_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 static int parse_svc(const char *arg, char *name, double *lat, double *err)
@@ -159,7 +146,7 @@ static uint8_t *build(int s, int phase, uint32_t tag, int n_spans, size_t *len, 
     rs.resource = &res;
     scope.name = "span_gen";
     ss.scope = &scope;
-    uint64_t now = real_ns();
+    uint64_t now = lr_real_ns();
     for (int i = 0; i < n_spans; i++) {
         Opentelemetry__Proto__Trace__V1__Span *sp = &spans[i];
         opentelemetry__proto__trace__v1__span__init(sp);
@@ -326,7 +313,7 @@ int main(int argc, char **argv)
         if (csvc < 0 || change_after < 0)
             usage();
     }
-    rng ^= (uint64_t)tag * 0x2545f4914f6cdd1dull ^ real_ns();
+    rng ^= (uint64_t)tag * 0x2545f4914f6cdd1dull ^ lr_real_ns();
     int fd = dial(target), cfd = caller ? dial(target) : -1;
     if (fd < 0 || (caller && cfd < 0)) {
         fprintf(stderr, "span_gen: cannot connect to %s\n", target);
@@ -334,7 +321,7 @@ int main(int argc, char **argv)
     }
     uint8_t tids[MAX_SPANS][16];
     /* One Poisson schedule for all services; each request goes to a service drawn at random. */
-    uint64_t t0 = mono_ns(), due = t0;
+    uint64_t t0 = lr_mono_ns(), due = t0;
     double mean_gap_ns = 1e9 / (rate * n_svc);
     int phase = 0, rc = 0;
     uint64_t errors = 0;
@@ -342,7 +329,7 @@ int main(int argc, char **argv)
         due += (uint64_t)(-log(1.0 - uniform()) * mean_gap_ns);
         if (due >= t0 + (uint64_t)(duration * 1e9))
             break;
-        uint64_t now = mono_ns();
+        uint64_t now = lr_mono_ns();
         if (due > now) {
             struct timespec ts = { (time_t)((due - now) / 1000000000ull),
                                    (long)((due - now) % 1000000000ull) };
@@ -350,14 +337,14 @@ int main(int argc, char **argv)
         }
         if (stop_file && access(stop_file, F_OK) == 0)
             break;
-        if (phase == 0 && csvc >= 0 && mono_ns() - t0 >= (uint64_t)(change_after * 1e9)) {
+        if (phase == 0 && csvc >= 0 && lr_mono_ns() - t0 >= (uint64_t)(change_after * 1e9)) {
             phase = 1;
             svcs[csvc].latency_ms = clat;
             svcs[csvc].error_pct = cerr;
             if (change_file) {
                 FILE *f = fopen(change_file, "w");
                 if (f) {
-                    fprintf(f, "%llu\n", (unsigned long long)(real_ns() / 1000000ull));
+                    fprintf(f, "%llu\n", (unsigned long long)(lr_real_ns() / 1000000ull));
                     fclose(f);
                 }
             }

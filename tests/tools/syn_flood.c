@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linerate/clock.h"
+
 #define IP_HDR 20
 #define TCP_HDR 20
 #define TCP_OPTS 20 /* MSS 4, SACK-permitted 2, timestamps 10, NOP 1, window scale 3 */
@@ -50,13 +52,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop = 1;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* xorshift64*: enough for ports, ISNs and addresses. */
@@ -261,7 +256,7 @@ int main(int argc, char **argv)
         usage("no route to --dst");
     uint32_t local[MAX_LOCAL];
     size_t n_local = local_addrs(local, MAX_LOCAL);
-    rng_state = seed ? seed : (now_ns() ^ (uint64_t)getpid() << 32) | 1;
+    rng_state = seed ? seed : (lr_mono_ns() ^ (uint64_t)getpid() << 32) | 1;
 
     int fd = socket(AF_INET, SOCK_RAW, IPPROTO_RAW);
     if (fd < 0) {
@@ -278,9 +273,9 @@ int main(int argc, char **argv)
     to.sin_addr.s_addr = htonl(dst);
     uint8_t pkt[PKT_LEN];
     uint64_t sent = 0, errors = 0;
-    uint64_t t0 = now_ns(), end = t0 + (uint64_t)(duration_s * 1e9);
+    uint64_t t0 = lr_mono_ns(), end = t0 + (uint64_t)(duration_s * 1e9);
     while (!stop) {
-        uint64_t t = now_ns();
+        uint64_t t = lr_mono_ns();
         if (t >= end)
             break;
         uint64_t due = (uint64_t)((double)(t - t0) * (double)rate / 1e9) + 1;
@@ -306,7 +301,7 @@ int main(int argc, char **argv)
         struct timespec ms = { .tv_sec = 0, .tv_nsec = 1000000 };
         nanosleep(&ms, NULL);
     }
-    double seconds = (double)(now_ns() - t0) / 1e9;
+    double seconds = (double)(lr_mono_ns() - t0) / 1e9;
     printf("{\"sent\":%llu,\"send_errors\":%llu,\"seconds\":%.3f}\n", (unsigned long long)sent,
            (unsigned long long)errors, seconds);
     close(fd);
