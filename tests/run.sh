@@ -16,21 +16,28 @@ passed=0
 failed=0
 failed_names=()
 
+# report NAME RC SECONDS LOG: one test's line and the counters.
+report() {
+    local name=$1 rc=$2 secs=$3 log=$4
+    if [ "$rc" -eq 0 ]; then
+        passed=$((passed + 1))
+        printf 'PASS  %-50s %4ds\n' "$name" "$secs"
+    else
+        failed=$((failed + 1))
+        failed_names+=("$name")
+        printf 'FAIL  %-50s %4ds  (log: %s)\n' "$name" "$secs" "$log"
+        tail -n 25 "$log" | sed 's/^/      | /'
+    fi
+}
+
 # t NAME CMD... : one test; passes when CMD exits 0.
 t() {
     local name=$1
     shift
     [[ $name =~ $TESTS ]] || return 0
     local log="$LOGS/${name//\//_}.log" start=$SECONDS
-    if "$@" >"$log" 2>&1; then
-        passed=$((passed + 1))
-        printf 'PASS  %-50s %4ds\n' "$name" $((SECONDS - start))
-    else
-        failed=$((failed + 1))
-        failed_names+=("$name")
-        printf 'FAIL  %-50s %4ds  (log: %s)\n' "$name" $((SECONDS - start)) "$log"
-        tail -n 25 "$log" | sed 's/^/      | /'
-    fi
+    "$@" >"$log" 2>&1
+    report "$name" $? $((SECONDS - start)) "$log"
 }
 
 # gtest binaries count one test per test case.
@@ -75,14 +82,32 @@ for s in $(ls tests/integration/test_*.sh 2>/dev/null | sort); do
     t "integration-asan/$n" env LR_BUILD=build-asan "$s"
 done
 
-for f in $(ls build-fuzz/fuzz_* 2>/dev/null | grep -v '\.' | sort); do
+# The fuzz runs are CPU-bound and independent: NPROC of them at a time (each writes its own
+# corpus and log), reported in name order once all are done.
+fuzz_one() {
+    local f=$1 n
     n=$(basename "$f")
-    corpus=build-fuzz/corpus/$n
+    local corpus=build-fuzz/corpus/$n dict="" start=$SECONDS
     mkdir -p "$corpus"
-    dict=""
     [ -f tests/fuzz/$n.dict ] && dict="-dict=tests/fuzz/$n.dict"
-    t "fuzz/$n" "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 $dict \
-        "$corpus" tests/fuzz/corpus/$n
+    "$f" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 $dict \
+        "$corpus" tests/fuzz/corpus/$n >"$LOGS/fuzz_$n.log" 2>&1
+    echo "$? $((SECONDS - start))" >"$LOGS/fuzz_$n.rc"
+}
+fuzzers=()
+for f in $(ls build-fuzz/fuzz_* 2>/dev/null | grep -v '\.' | sort); do
+    [[ fuzz/$(basename "$f") =~ $TESTS ]] && fuzzers+=("$f")
+done
+jobs_max=$(nproc 2>/dev/null || echo 2)
+for f in "${fuzzers[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
+    fuzz_one "$f" &
+done
+wait
+for f in "${fuzzers[@]}"; do
+    n=$(basename "$f")
+    read -r rc secs <"$LOGS/fuzz_$n.rc" 2>/dev/null || { rc=1; secs=0; }
+    report "fuzz/$n" "$rc" "$secs" "$LOGS/fuzz_$n.log"
 done
 
 t "format-check" make --no-print-directory format-check
