@@ -4,7 +4,7 @@
  * turn off floating-point contraction (gcc -ffp-contract=off, nvcc -fmad=false) so that the only
  * differences left are the last-bit ones of expf/logf/erfcf/sqrtf between glibc and CUDA's libm.
  *
- * Per feature (fixed size, 56 bytes; no per-series allocation):
+ * Per feature and timescale (fixed size, 56 bytes; no per-series allocation):
  *   1. Robust level and scale: an EWMA of the value and an EWMA of its absolute deviation from
  *      that level (1/n averaging until n reaches W_LONG ticks, then 1/W_LONG). Updates are
  *      clipped at CLIP deviations, so one outlier moves the level little while a lasting shift
@@ -27,6 +27,11 @@
  *      still steps (|step| within the scale floor) over the last W_FLAT ticks is above FLAT and
  *      its long-run share (W_LONG) is below FLAT_P: a series that nearly always moves has
  *      stopped. Sparse series (error counts, repeated values) are exempt by the second test.
+ * Two timescales per feature (128 bytes in all): steps 1-5 on every value, and the same steps
+ * on the mean of every BLOCK values (a second state, updated once per block); the feature's
+ * score is the larger of the two, the block one held until the next block ends. Block means
+ * have sqrt(BLOCK) times less noise while a lasting shift or a drift keeps its size, so changes
+ * that the per-tick noise hides show at block resolution.
  * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
  * closes REST ticks after the last tick at or above THRESHOLD.
  *
@@ -108,6 +113,9 @@
 #ifndef LR_ANOM_RANGE
 #define LR_ANOM_RANGE 4.0f /* deviations either side of the level: the expected range */
 #endif
+#ifndef LR_ANOM_BLOCK
+#define LR_ANOM_BLOCK 8.0f /* values per block of the block timescale */
+#endif
 #ifndef LR_ANOM_THRESHOLD
 #define LR_ANOM_THRESHOLD 0.45f /* score at which a series opens */
 #endif
@@ -115,7 +123,8 @@
 #define LR_ANOM_REST 30 /* ticks a series stays open after its last tick >= THRESHOLD */
 #endif
 
-struct lr_anom_fstate {
+/* One timescale's state: the per-tick one, and the block one fed block means. */
+struct lr_anom_tstate {
     float n;       /* values seen (saturates at W_RLONG) */
     float level;   /* long EWMA of the value */
     float scale;   /* long EWMA of |value - level| */
@@ -132,16 +141,25 @@ struct lr_anom_fstate {
     float still;   /* long EWMA of the same */
 };
 
+struct lr_anom_fstate {
+    struct lr_anom_tstate tick;  /* fed every value */
+    struct lr_anom_tstate block; /* fed the mean of every BLOCK values */
+    float bsum;                  /* sum of the current block's values so far */
+    float bn;                    /* values in the current block so far */
+    float bscore;                /* the block timescale's score, held until the next block ends */
+    float pad;
+};
+
 struct lr_anom_sstate {
     int32_t rest_left; /* > 0 while open */
     int32_t pad;
 };
 
-/* One feature's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
- * expected for x before this tick. */
-LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
+/* One timescale's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
+ * expected for x before this step. */
+LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, float *hi)
 {
-    struct lr_anom_fstate s = *st;
+    struct lr_anom_tstate s = *st;
     if (s.n < 1.0f) {
         s.n = 1.0f;
         s.level = x;
@@ -259,6 +277,24 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     s.n = n < LR_ANOM_W_RLONG ? n : LR_ANOM_W_RLONG;
     *st = s;
     return score;
+}
+
+/* One feature's step: the per-tick timescale on x, and every BLOCK values the same step on the
+ * block's mean; the score is the larger of the tick score and the last block score. A slow drift
+ * or a lasting small shift that the tick noise hides stands out among block means, whose noise is
+ * sqrt(BLOCK) times smaller while the shift is not. *lo, *hi are the tick timescale's. */
+LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
+{
+    float score = lr_anom_tstep(&st->tick, x, lo, hi);
+    st->bsum += x;
+    st->bn += 1.0f;
+    if (st->bn >= LR_ANOM_BLOCK) {
+        float blo, bhi;
+        st->bscore = lr_anom_tstep(&st->block, st->bsum * (1.0f / LR_ANOM_BLOCK), &blo, &bhi);
+        st->bsum = 0.0f;
+        st->bn = 0.0f;
+    }
+    return st->bscore > score ? st->bscore : score;
 }
 
 /* The open/rest state machine on a series' score: returns the new rest_left. Opens (rest_left
