@@ -4,8 +4,11 @@
  * turn off floating-point contraction (gcc -ffp-contract=off, nvcc -fmad=false) so that the only
  * differences left are the last-bit ones of expf/logf/erfcf/sqrtf between glibc and CUDA's libm.
  *
- * Per feature (fixed size, 508 bytes: 124 of scalars, 32 block means, 32 autocorrelations and a
- * 32-bin profile; no per-series allocation):
+ * Per feature, two timescales: steps 1 to 5 below run on every value (the tick timescale) and,
+ * with a state of their own, on the mean of every COARSE values (the coarse timescale); the
+ * feature's score is the larger of the two (step 6). Fixed size, 1 032 bytes per feature (per
+ * timescale 124 bytes of scalars, 32 block means, 32 autocorrelations and a 32-bin profile); no
+ * per-series allocation. Per timescale:
  *   1. Robust level and scale: an EWMA of the value and an EWMA of its absolute deviation from
  *      that level (1/n averaging until n reaches W_LONG ticks, then 1/W_LONG). Updates are
  *      clipped at CLIP deviations, so one outlier moves the level little while a lasting shift
@@ -39,6 +42,11 @@
  *      still steps (|step| within the scale floor) over the last W_FLAT ticks is above FLAT and
  *      its long-run share (W_LONG) is below FLAT_P: a series that nearly always moves has
  *      stopped. Sparse series (error counts, repeated values) are exempt by the second test.
+ *   6. Two timescales: the coarse timescale's score (steps 1 to 5 on the means of COARSE
+ *      values) holds until its next value, and the feature scores the larger of it and the tick
+ *      score. Means have sqrt(COARSE) times less noise while a lasting shift or a drift keeps its
+ *      size, so a change that the per-tick noise hides shows there; its period search reaches
+ *      COARSE times longer periods (up to 3 840 values).
  * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
  * closes REST ticks after the last tick at or above THRESHOLD.
  *
@@ -174,8 +182,8 @@
 #ifndef LR_ANOM_SEAS_ALPHA
 #define LR_ANOM_SEAS_ALPHA 0.25f /* weight of a new cycle in the profile */
 #endif
-#ifndef LR_ANOM_BLOCK
-#define LR_ANOM_BLOCK 8.0f /* values per block of the block timescale */
+#ifndef LR_ANOM_COARSE
+#define LR_ANOM_COARSE 8.0f /* values averaged into one value of the coarse timescale */
 #endif
 #ifndef LR_ANOM_THRESHOLD
 #define LR_ANOM_THRESHOLD 0.45f /* score at which a series opens */
@@ -225,12 +233,13 @@ struct lr_anom_tstate {
     float prof[LR_ANOM_NBIN]; /* the profile over the adopted period */
 };
 
+/* One feature: the two timescales. */
 struct lr_anom_fstate {
-    struct lr_anom_tstate tick;  /* fed every value */
-    struct lr_anom_tstate block; /* fed the mean of every BLOCK values */
-    float bsum;                  /* sum of the current block's values so far */
-    float bn;                    /* values in the current block so far */
-    float bscore;                /* the block timescale's score, held until the next block ends */
+    struct lr_anom_tstate tick;   /* fed every value */
+    struct lr_anom_tstate coarse; /* fed the mean of every COARSE values */
+    float csum;                   /* sum of the values of the coarse value being made */
+    float cn;                     /* ... and their number */
+    float cscore;                 /* the coarse timescale's last score, held until its next */
     float pad;
 };
 
@@ -614,22 +623,24 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
     return score;
 }
 
-/* One feature's step: the per-tick timescale on x, and every BLOCK values the same step on the
- * block's mean; the score is the larger of the tick score and the last block score. A slow drift
- * or a lasting small shift that the tick noise hides stands out among block means, whose noise is
- * sqrt(BLOCK) times smaller while the shift is not. *lo, *hi are the tick timescale's. */
+/* One feature's step: the tick timescale on x, and every COARSE values the same step on their
+ * mean (the coarse timescale); the score is the larger of the tick score and the coarse one, which
+ * holds until the next coarse value. A slow drift or a lasting small shift that the per-tick noise
+ * hides stands out among the means, whose noise is sqrt(COARSE) times smaller while the shift is
+ * not; the coarse timescale's period search also reaches COARSE times longer periods. *lo, *hi are
+ * the tick timescale's. */
 LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
 {
     float score = lr_anom_tstep(&st->tick, x, lo, hi);
-    st->bsum += x;
-    st->bn += 1.0f;
-    if (st->bn >= LR_ANOM_BLOCK) {
-        float blo, bhi;
-        st->bscore = lr_anom_tstep(&st->block, st->bsum * (1.0f / LR_ANOM_BLOCK), &blo, &bhi);
-        st->bsum = 0.0f;
-        st->bn = 0.0f;
+    st->csum += x;
+    st->cn += 1.0f;
+    if (st->cn >= LR_ANOM_COARSE) {
+        float clo, chi;
+        st->cscore = lr_anom_tstep(&st->coarse, st->csum * (1.0f / LR_ANOM_COARSE), &clo, &chi);
+        st->csum = 0.0f;
+        st->cn = 0.0f;
     }
-    return st->bscore > score ? st->bscore : score;
+    return st->cscore > score ? st->cscore : score;
 }
 
 /* The open/rest state machine on a series' score: returns the new rest_left. Opens (rest_left
