@@ -466,7 +466,7 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
     if (s.per > 0.0f) {
         float pn = s.pn + 1.0f;
         float a_e = 1.0f / (pn + 1.0f < LR_ANOM_W_SRES ? pn + 1.0f : LR_ANOM_W_SRES);
-        float ae = fabsf(et);
+        float ae = fabsf(e);
         float lim_e = LR_ANOM_CLIP * sc; /* the level's clip: regular misfits count */
         s.sres = s.sres + a_e * ((ae > lim_e ? lim_e : ae) - s.sres);
         float lim_es = LR_ANOM_CLIP_S * sr;
@@ -510,6 +510,8 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                     s.per = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
                 if (s.per > (float)(LR_ANOM_NLAG * LR_ANOM_BLK))
                     s.per = (float)(LR_ANOM_NLAG * LR_ANOM_BLK);
+                if (!(s.per >= 1.0f))
+                    s.per = 0.0f; /* not a number: no period */
                 /* The phase correction is spread over the next period (it runs PLL_P ep faster). */
                 s.slew = LR_ANOM_PLL_P * ep;
                 psi = psi - LR_ANOM_PLL_P * ep; /* the angle the next period has if in step */
@@ -585,6 +587,10 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                 /* Adopt: this value is phase 0; bin i's last occurrence was per (1 - i/NBIN)
                  * values ago, read from the block means (block c ago is centred (BLK-1)/2 +
                  * c BLK values ago). */
+                /* Within the bounds the phase-locked loop keeps (a parabola's refinement can
+                 * put the estimate below the shortest lag). */
+                if (est < (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK))
+                    est = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
                 s.per = est;
                 s.ph = 1.0f / est;
                 s.pn = 0.0f;
@@ -663,6 +669,9 @@ LR_ANOM_FN void lr_anom_series_step(struct lr_anom_sstate *ss, struct lr_anom_fs
         float x = in[f];
         if (x != x)
             continue; /* NaN: this feature's state stays as it was */
+        /* Beyond +-1e18 (and +-Inf) a value is clamped: the products and sums of the period
+         * search and the coarse means then stay finite, so no state turns Inf or NaN for good. */
+        x = x > 1e18f ? 1e18f : (x < -1e18f ? -1e18f : x);
         float lo, hi;
         float sc = lr_anom_feature_step(&fs[f], x, &lo, &hi);
         if (sc > best) {
