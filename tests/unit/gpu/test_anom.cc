@@ -145,7 +145,7 @@ TEST(Anom, SeasonalLoadLostWithin45Ticks)
 
 // A cycle whose peak does not come (the values stay at the cycle's mean where they should rise
 // 40 %): inside the range the cycle covers, so only the profile over the period the detector
-// found sees it. Over 200 seeds: caught in every one, within 52 ticks of the cycle's start (0 of
+// found sees it. Over 200 seeds: caught in every one, within 53 ticks of the cycle's start (0 of
 // 200 without the profile).
 TEST(Anom, SeasonalPeakMissingWithinACycle)
 {
