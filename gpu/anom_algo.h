@@ -4,7 +4,11 @@
  * turn off floating-point contraction (gcc -ffp-contract=off, nvcc -fmad=false) so that the only
  * differences left are the last-bit ones of expf/logf/erfcf/sqrtf between glibc and CUDA's libm.
  *
- * Per feature (fixed size, 56 bytes; no per-series allocation):
+ * Per feature, two timescales: steps 1 to 5 below run on every value (the tick timescale) and,
+ * with a state of their own, on the mean of every COARSE values (the coarse timescale); the
+ * feature's score is the larger of the two (step 6). Fixed size, 1 032 bytes per feature (per
+ * timescale 124 bytes of scalars, 32 block means, 32 autocorrelations and a 32-bin profile); no
+ * per-series allocation. Per timescale:
  *   1. Robust level and scale: an EWMA of the value and an EWMA of its absolute deviation from
  *      that level (1/n averaging until n reaches W_LONG ticks, then 1/W_LONG). Updates are
  *      clipped at CLIP deviations, so one outlier moves the level little while a lasting shift
@@ -14,6 +18,17 @@
  *      shifts; the short level learns values clipped at CLIP_S deviations, so a lone spike does
  *      not hold it up) and the short-term scale's ratio to the long-term one (variance
  *      changes), squashed by r = 1 - exp(-(z / Z_SCALE)^2).
+ *   2b. Seasonal profile on a period found online: means of BLK values go into a ring of NLAG;
+ *      each block updates the autocorrelations of their deviations at lags 0..NLAG-1 blocks, and
+ *      the first lag that is a clear peak (above ACF_BAR, ACF_DIP above a shorter lag) found
+ *      PER_STABLE blocks in a row is adopted as the period (BLK * LAG_MIN to BLK * (NLAG - 2)
+ *      values: 32 to 480, whatever a tick is). An NBIN-bin phase profile over that period starts
+ *      from the ring and learns each period's values; a phase-locked loop on the period's
+ *      fundamental keeps phase and period in step with the series. Once the profile has learnt
+ *      SEAS_MIN periods and its residual scale is below SEAS_GAIN of the level's deviation, its
+ *      residual replaces the level in the point and level-shift terms: a cycle whose peak is
+ *      missing or lower is surprising inside the range the cycle covers. Noise finds no period;
+ *      a period that the profile does not explain is never used.
  *   3. Anomaly likelihood (Numenta's step, Ahmad et al. 2017): a short EWMA of r (W_RSHORT)
  *      against the long-run mean and variance of that same average (W_RLONG); the Gaussian tail
  *      probability Q becomes the score -ln(Q + 1e-10) / ln(1e10), in [0, 1] (0.5: Q = 1e-5).
@@ -27,6 +42,11 @@
  *      still steps (|step| within the scale floor) over the last W_FLAT ticks is above FLAT and
  *      its long-run share (W_LONG) is below FLAT_P: a series that nearly always moves has
  *      stopped. Sparse series (error counts, repeated values) are exempt by the second test.
+ *   6. Two timescales: the coarse timescale's score (steps 1 to 5 on the means of COARSE
+ *      values) holds until its next value, and the feature scores the larger of it and the tick
+ *      score. Means have sqrt(COARSE) times less noise while a lasting shift or a drift keeps its
+ *      size, so a change that the per-tick noise hides shows there; its period search reaches
+ *      COARSE times longer periods (up to 3 840 values).
  * Per series: score = the largest feature score; the series opens when it reaches THRESHOLD and
  * closes REST ticks after the last tick at or above THRESHOLD.
  *
@@ -108,6 +128,63 @@
 #ifndef LR_ANOM_RANGE
 #define LR_ANOM_RANGE 4.0f /* deviations either side of the level: the expected range */
 #endif
+#ifndef LR_ANOM_BLK
+#define LR_ANOM_BLK 16 /* ticks per block mean (period search) */
+#endif
+#ifndef LR_ANOM_NLAG
+#define LR_ANOM_NLAG 32 /* block means kept: lags up to NLAG - 2 blocks are searched */
+#endif
+#ifndef LR_ANOM_NBIN
+#define LR_ANOM_NBIN 32 /* bins of the phase profile over one period */
+#endif
+#ifndef LR_ANOM_LAG_MIN
+#define LR_ANOM_LAG_MIN 2 /* blocks: the shortest period searched */
+#endif
+#ifndef LR_ANOM_W_ACF
+#define LR_ANOM_W_ACF 64.0f /* blocks: the autocorrelation's averaging window */
+#endif
+#ifndef LR_ANOM_ACF_MIN
+#define LR_ANOM_ACF_MIN 32.0f /* blocks averaged before a period is searched */
+#endif
+#ifndef LR_ANOM_SEAS_MIN
+#define LR_ANOM_SEAS_MIN 2.0f /* periods a profile learns before it is used */
+#endif
+#ifndef LR_ANOM_ACF_BAR
+#define LR_ANOM_ACF_BAR 0.6f /* normalised autocorrelation a period must reach */
+#endif
+#ifndef LR_ANOM_ACF_DIP
+#define LR_ANOM_ACF_DIP 0.4f /* ... above the lowest one at a shorter lag */
+#endif
+#ifndef LR_ANOM_PER_STABLE
+#define LR_ANOM_PER_STABLE 16.0f /* blocks the same period must be found before it is adopted */
+#endif
+#ifndef LR_ANOM_SEAS_TOL
+#define LR_ANOM_SEAS_TOL 2 /* bins either side whose range is no error (0: none) */
+#endif
+#ifndef LR_ANOM_PLL_P
+#define LR_ANOM_PLL_P 0.5f /* share of the phase error corrected per period */
+#endif
+#ifndef LR_ANOM_PLL_F
+#define LR_ANOM_PLL_F 0.5f /* share of the last period's phase drift corrected in the period */
+#endif
+#ifndef LR_ANOM_PLL_I
+#define LR_ANOM_PLL_I 0.1f /* share of the phase error corrected in the period */
+#endif
+#ifndef LR_ANOM_PER_STEP
+#define LR_ANOM_PER_STEP 0.02f /* largest relative period correction per period */
+#endif
+#ifndef LR_ANOM_SEAS_GAIN
+#define LR_ANOM_SEAS_GAIN 0.3f /* residual scale / level deviation below which a profile counts */
+#endif
+#ifndef LR_ANOM_W_SRES
+#define LR_ANOM_W_SRES 2048.0f /* ticks: the profile's residual scale */
+#endif
+#ifndef LR_ANOM_SEAS_ALPHA
+#define LR_ANOM_SEAS_ALPHA 0.25f /* weight of a new cycle in the profile */
+#endif
+#ifndef LR_ANOM_COARSE
+#define LR_ANOM_COARSE 8.0f /* values averaged into one value of the coarse timescale */
+#endif
 #ifndef LR_ANOM_THRESHOLD
 #define LR_ANOM_THRESHOLD 0.45f /* score at which a series opens */
 #endif
@@ -115,7 +192,7 @@
 #define LR_ANOM_REST 30 /* ticks a series stays open after its last tick >= THRESHOLD */
 #endif
 
-struct lr_anom_fstate {
+struct lr_anom_fscal {
     float n;       /* values seen (saturates at W_RLONG) */
     float level;   /* long EWMA of the value */
     float scale;   /* long EWMA of |value - level| */
@@ -130,6 +207,40 @@ struct lr_anom_fstate {
     float dscale;  /* long EWMA of |value - previous value| */
     float still_s; /* short EWMA of [step <= floor]: still steps */
     float still;   /* long EWMA of the same */
+    float bsum;    /* sum of this block's values so far */
+    int32_t bn;    /* values in this block so far */
+    int32_t head;  /* ring slot of the next block mean */
+    float nb;      /* block means seen (saturates at NLAG + W_ACF) */
+    float per;     /* adopted period in ticks (0: none) */
+    float ph;      /* phase of the next value in the period, [0, 1) */
+    float cand;    /* period found by the last block (0: none) */
+    float cand_n;  /* blocks in a row that found about the same period */
+    float pn;      /* values since the period was adopted (saturates at W_RLONG) */
+    float sres;    /* EWMA of |value - profile| since then */
+    float eres_s;  /* short EWMA of value - profile (clipped) */
+    float zr, zi;  /* complex amplitude of the period's fundamental, this period so far */
+    float psi;     /* its angle over the last period, in periods */
+    float psi_ref; /* ... over the first whole period */
+    float pcyc;    /* periods begun since the period was adopted (saturates at 2) */
+    float slew;    /* phase correction spread over this period */
+};
+
+/* The scalars are copied into registers each step; the arrays are read and written in place. */
+struct lr_anom_tstate {
+    struct lr_anom_fscal k;
+    float ring[LR_ANOM_NLAG]; /* the last NLAG block means less the level then, oldest first out */
+    float acf[LR_ANOM_NLAG];  /* EWMA of (mean - level)(mean k blocks before - level), k = 0.. */
+    float prof[LR_ANOM_NBIN]; /* the profile over the adopted period */
+};
+
+/* One feature: the two timescales. */
+struct lr_anom_fstate {
+    struct lr_anom_tstate tick;   /* fed every value */
+    struct lr_anom_tstate coarse; /* fed the mean of every COARSE values */
+    float csum;                   /* sum of the values of the coarse value being made */
+    float cn;                     /* ... and their number */
+    float cscore;                 /* the coarse timescale's last score, held until its next */
+    float pad;
 };
 
 struct lr_anom_sstate {
@@ -137,11 +248,49 @@ struct lr_anom_sstate {
     int32_t pad;
 };
 
+/* cos and sin of 2 pi p, p in [0, 1), and the angle of (x, y) in turns, in (-0.5, 0.5]: with
+ * polynomials (errors below 4e-6 and 1e-6 turns) made of + and * only, so that the CPU and the GPU
+ * (no FMA contraction on either) compute the same bits, unlike cosf/sinf/atan2f. */
+LR_ANOM_FN void lr_anom_cossin_turn(float p, float *c, float *s)
+{
+    float q4 = p * 4.0f;
+    int q = (int)q4;
+    float a = (q4 - (float)q) * 1.57079633f; /* [0, pi/2) */
+    float a2 = a * a;
+    float sa = a * (1.0f + a2 * (-1.0f / 6.0f + a2 * (1.0f / 120.0f + a2 * (-1.0f / 5040.0f +
+                                                                             a2 * (1.0f / 362880.0f)))));
+    float ca = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24.0f + a2 * (-1.0f / 720.0f +
+                                                            a2 * (1.0f / 40320.0f +
+                                                                  a2 * (-1.0f / 3628800.0f)))));
+    q = q & 3;
+    *c = q == 0 ? ca : (q == 1 ? -sa : (q == 2 ? -ca : sa));
+    *s = q == 0 ? sa : (q == 1 ? ca : (q == 2 ? -sa : -ca));
+}
+
+LR_ANOM_FN float lr_anom_angle_turn(float y, float x)
+{
+    float ax = fabsf(x), ay = fabsf(y);
+    float mx = ax > ay ? ax : ay, mn = ax > ay ? ay : ax;
+    if (mx == 0.0f)
+        return 0.0f;
+    float t = mn / mx;
+    float t2 = t * t;
+    /* atan on [0, 1], in turns (Hastings' polynomial, error about 1e-5 rad) */
+    float r = t * (0.99997726f + t2 * (-0.33262347f + t2 * (0.19354346f + t2 * (-0.11643287f +
+                                                                                 t2 * (0.05265332f + t2 * (-0.01172120f)))))) *
+              0.159154943f;
+    if (ay > ax)
+        r = 0.25f - r;
+    if (x < 0.0f)
+        r = 0.5f - r;
+    return y < 0.0f ? -r : r;
+}
+
 /* One feature's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
  * expected for x before this tick. */
-LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
+LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, float *hi)
 {
-    struct lr_anom_fstate s = *st;
+    struct lr_anom_fscal s = st->k;
     if (s.n < 1.0f) {
         s.n = 1.0f;
         s.level = x;
@@ -157,9 +306,26 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
         s.dscale = 0.0f;
         s.still_s = 0.0f;
         s.still = 0.0f;
+        s.bsum = x;
+        s.bn = 1;
+        s.head = 0;
+        s.nb = 0.0f;
+        s.per = 0.0f;
+        s.ph = 0.0f;
+        s.cand = 0.0f;
+        s.cand_n = 0.0f;
+        s.pn = 0.0f;
+        s.sres = 0.0f;
+        s.eres_s = 0.0f;
+        s.zr = 0.0f;
+        s.zi = 0.0f;
+        s.psi = 0.0f;
+        s.psi_ref = 0.0f;
+        s.pcyc = 0.0f;
+        s.slew = 0.0f;
         *lo = x;
         *hi = x;
-        *st = s;
+        st->k = s;
         return 0.0f;
     }
     /* A scale floor relative to the level keeps flat series (constant values) from dividing by
@@ -183,6 +349,48 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     float scale_s = s.scale_s + a_s * ((ad > lim_s ? lim_s : ad) - s.scale_s);
     float z_level = fabsf(level_s - s.level) / sc;
     float z_var = scale_s / sc;
+    /* Seasonal profile, once a period has been adopted (below): the value expected at this
+     * phase, interpolated between the two nearest bins. Once the profile has learnt SEAS_MIN
+     * periods and its residual scale is below SEAS_GAIN of the level's deviation (the cycle
+     * explains most of the spread), the residual replaces the level in the point and level-shift
+     * terms: a cycle whose peak is missing or lower is surprising inside the range it covers. */
+    int b0 = 0, b1 = 0;
+    float fb = 0.0f, e = 0.0f, et = 0.0f, sr = 0.0f;
+    if (s.per > 0.0f) {
+        float u = s.ph * (float)LR_ANOM_NBIN;
+        b0 = (int)u;
+        if (b0 >= LR_ANOM_NBIN)
+            b0 = LR_ANOM_NBIN - 1;
+        fb = u - (float)b0;
+        b1 = b0 + 1 == LR_ANOM_NBIN ? 0 : b0 + 1;
+        float p0 = st->prof[b0], p1 = st->prof[b1];
+        e = x - (p0 + fb * (p1 - p0));
+#if LR_ANOM_SEAS_TOL
+        /* Scored: the distance to the range of the two bins and SEAS_TOL - 1 more either side
+         * (the profile's own resolution), so that a sharp edge or a one-value spike narrower
+         * than a bin is not an error; the profile learns the interpolated error e. */
+        float plo = p0 < p1 ? p0 : p1, phi = p0 < p1 ? p1 : p0;
+#if LR_ANOM_SEAS_TOL > 1
+        float pa = st->prof[b0 == 0 ? LR_ANOM_NBIN - 1 : b0 - 1];
+        float pb = st->prof[b1 + 1 == LR_ANOM_NBIN ? 0 : b1 + 1];
+        plo = pa < plo ? pa : plo;
+        phi = pa > phi ? pa : phi;
+        plo = pb < plo ? pb : plo;
+        phi = pb > phi ? pb : phi;
+#endif
+        et = x > phi ? x - phi : (x < plo ? x - plo : 0.0f);
+#else
+        et = e;
+#endif
+        sr = s.sres + floor;
+        if (s.pn >= LR_ANOM_SEAS_MIN * s.per && s.sres < LR_ANOM_SEAS_GAIN * sc) {
+            float lim_e = LR_ANOM_CLIP_S * sr;
+            float ee = et > lim_e ? lim_e : (et < -lim_e ? -lim_e : et);
+            float es = s.eres_s + a_s * (ee - s.eres_s);
+            z_point = fabsf(et) / sr;
+            z_level = fabsf(es) / sr;
+        }
+    }
     float step = fabsf(x - s.prev);
     float z_step = step / (s.dscale + floor);
     float still = step <= floor ? 1.0f : 0.0f;
@@ -252,13 +460,193 @@ LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float 
     s.still = s.still + a_l * (still - s.still);
     s.level_s = level_s;
     s.scale_s = scale_s;
+
+    /* The profile learns each period's value (a SEAS_ALPHA step per period, spread over the
+     * ticks that fall in a bin), clipped at CLIP_S residual deviations. */
+    if (s.per > 0.0f) {
+        float pn = s.pn + 1.0f;
+        float a_e = 1.0f / (pn + 1.0f < LR_ANOM_W_SRES ? pn + 1.0f : LR_ANOM_W_SRES);
+        float ae = fabsf(e);
+        float lim_e = LR_ANOM_CLIP * sc; /* the level's clip: regular misfits count */
+        s.sres = s.sres + a_e * ((ae > lim_e ? lim_e : ae) - s.sres);
+        float lim_es = LR_ANOM_CLIP_S * sr;
+        float ets = et > lim_es ? lim_es : (et < -lim_es ? -lim_es : et);
+        s.eres_s = s.eres_s + a_s * (ets - s.eres_s);
+        float ee = e > lim_es ? lim_es : (e < -lim_es ? -lim_es : e);
+        float a_p = LR_ANOM_SEAS_ALPHA * (float)LR_ANOM_NBIN / s.per;
+        if (a_p > LR_ANOM_SEAS_ALPHA)
+            a_p = LR_ANOM_SEAS_ALPHA;
+        st->prof[b0] = st->prof[b0] + a_p * (1.0f - fb) * ee;
+        st->prof[b1] = st->prof[b1] + a_p * fb * ee;
+        /* Phase and period tracking (a phase-locked loop on the period's fundamental): the
+         * complex amplitude of the clipped value's deviation times e^(-2 pi i phase), summed
+         * over each period, has an angle that stays put while the phase follows the series. At
+         * the end of each period, its angle against the first period's (ep) and against the last
+         * one's (dp), in periods, move the phase by PLL_P ep and the period by a factor
+         * 1 - PLL_F dp - PLL_I ep (at most PER_STEP): the period found from block means is off
+         * by a tick or so, and a drifting phase would smear the profile. */
+        float cth, sth;
+        lr_anom_cossin_turn(s.ph, &cth, &sth);
+        float dv = xs - s.level;
+        s.zr = s.zr + dv * cth;
+        s.zi = s.zi - dv * sth;
+        s.pn = pn < LR_ANOM_W_RLONG ? pn : LR_ANOM_W_RLONG;
+        s.ph = s.ph + (1.0f + s.slew) / s.per;
+        if (s.ph >= 1.0f) {
+            s.ph = s.ph - 1.0f;
+            float psi = lr_anom_angle_turn(s.zi, s.zr);
+            if (s.pcyc >= 2.0f) {
+                float ep = psi - s.psi_ref;
+                ep = ep > 0.5f ? ep - 1.0f : (ep < -0.5f ? ep + 1.0f : ep);
+                float dp = psi - s.psi;
+                dp = dp > 0.5f ? dp - 1.0f : (dp < -0.5f ? dp + 1.0f : dp);
+                float dd = LR_ANOM_PLL_F * dp + LR_ANOM_PLL_I * ep;
+                if (dd > LR_ANOM_PER_STEP)
+                    dd = LR_ANOM_PER_STEP;
+                if (dd < -LR_ANOM_PER_STEP)
+                    dd = -LR_ANOM_PER_STEP;
+                s.per = s.per * (1.0f - dd);
+                if (s.per < (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK))
+                    s.per = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
+                if (s.per > (float)(LR_ANOM_NLAG * LR_ANOM_BLK))
+                    s.per = (float)(LR_ANOM_NLAG * LR_ANOM_BLK);
+                if (!(s.per >= 1.0f))
+                    s.per = 0.0f; /* not a number: no period */
+                /* The phase correction is spread over the next period (it runs PLL_P ep faster). */
+                s.slew = LR_ANOM_PLL_P * ep;
+                psi = psi - LR_ANOM_PLL_P * ep; /* the angle the next period has if in step */
+            } else if (s.pcyc >= 1.0f) {
+                s.psi_ref = psi;
+            }
+            s.psi = psi;
+            s.pcyc = s.pcyc + (s.pcyc < 2.0f ? 1.0f : 0.0f);
+            s.zr = 0.0f;
+            s.zi = 0.0f;
+        }
+    }
+
+    /* Period search on block means of BLK values: every block, the autocorrelation of the block
+     * means' deviations from the long level at lags 0..NLAG-1 blocks (EWMA over W_ACF blocks);
+     * the period is the first lag whose normalised autocorrelation is a local peak above
+     * ACF_BAR, ACF_DIP above the lowest one at a shorter lag (a cycle, not a slow drift), refined
+     * between blocks by a parabola. Found alike STABLE blocks in a row, it is adopted and its
+     * profile starts from the block means of the last period. Bounded loops over fixed arrays,
+     * once per BLK values. */
+    s.bsum = s.bsum + x;
+    s.bn = s.bn + 1;
+    if (s.bn >= LR_ANOM_BLK) {
+        float m = s.bsum * (1.0f / (float)LR_ANOM_BLK);
+        s.bsum = 0.0f;
+        s.bn = 0;
+        int h = s.head;
+        st->ring[h] = m - s.level;
+        s.head = h + 1 == LR_ANOM_NLAG ? 0 : h + 1;
+        float nb = s.nb + 1.0f;
+        s.nb = nb < (float)LR_ANOM_NLAG + LR_ANOM_W_ACF ? nb : (float)LR_ANOM_NLAG + LR_ANOM_W_ACF;
+        if (nb >= (float)LR_ANOM_NLAG) {
+            float na = nb - (float)LR_ANOM_NLAG + 1.0f;
+            float a_c = 1.0f / (na < LR_ANOM_W_ACF ? na : LR_ANOM_W_ACF);
+            float d0 = st->ring[h];
+            int j = h;
+            for (int k = 0; k < LR_ANOM_NLAG; k++) {
+                st->acf[k] = st->acf[k] + a_c * (d0 * st->ring[j] - st->acf[k]);
+                j = j == 0 ? LR_ANOM_NLAG - 1 : j - 1;
+            }
+            float est = 0.0f;
+            float c0 = st->acf[0];
+            if (c0 > 0.0f && na >= LR_ANOM_ACF_MIN) {
+                float inv = 1.0f / c0;
+                float rmin = 1.0f;
+                float rp = st->acf[LR_ANOM_LAG_MIN - 1] * inv;
+                for (int k = LR_ANOM_LAG_MIN; k < LR_ANOM_NLAG - 1; k++) {
+                    float r = st->acf[k] * inv;
+                    float rn = st->acf[k + 1] * inv;
+                    if (rp < rmin)
+                        rmin = rp;
+                    if (est == 0.0f && r > LR_ANOM_ACF_BAR && r >= rp && r > rn &&
+                        r - rmin > LR_ANOM_ACF_DIP) {
+                        float den = rp - 2.0f * r + rn;
+                        float dl = den < 0.0f ? 0.5f * (rp - rn) / den : 0.0f;
+                        if (dl > 0.5f)
+                            dl = 0.5f;
+                        if (dl < -0.5f)
+                            dl = -0.5f;
+                        est = ((float)k + dl) * (float)LR_ANOM_BLK;
+                    }
+                    rp = r;
+                }
+            }
+            if (est > 0.0f && s.cand > 0.0f && fabsf(est - s.cand) <= 0.1f * s.cand)
+                s.cand_n = s.cand_n + 1.0f;
+            else
+                s.cand_n = est > 0.0f ? 1.0f : 0.0f;
+            s.cand = est;
+            if (est > 0.0f && s.cand_n >= LR_ANOM_PER_STABLE &&
+                (s.per == 0.0f || fabsf(est - s.per) > 0.1f * s.per) &&
+                !(s.per > 0.0f && s.pn >= LR_ANOM_SEAS_MIN * s.per && s.sres < LR_ANOM_SEAS_GAIN * sc)) {
+                /* Adopt: this value is phase 0; bin i's last occurrence was per (1 - i/NBIN)
+                 * values ago, read from the block means (block c ago is centred (BLK-1)/2 +
+                 * c BLK values ago). */
+                /* Within the bounds the phase-locked loop keeps (a parabola's refinement can
+                 * put the estimate below the shortest lag). */
+                if (est < (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK))
+                    est = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
+                s.per = est;
+                s.ph = 1.0f / est;
+                s.pn = 0.0f;
+                s.sres = s.scale;
+                s.eres_s = 0.0f;
+                s.zr = 0.0f;
+                s.zi = 0.0f;
+                s.psi = 0.0f;
+                s.psi_ref = 0.0f;
+                s.pcyc = 0.0f;
+                s.slew = 0.0f;
+                for (int i = 0; i < LR_ANOM_NBIN; i++) {
+                    float age = est * (1.0f - (float)i / (float)LR_ANOM_NBIN);
+                    float u = (age - 0.5f * (float)(LR_ANOM_BLK - 1)) / (float)LR_ANOM_BLK;
+                    if (u < 0.0f)
+                        u = 0.0f;
+                    int c = (int)u;
+                    if (c > LR_ANOM_NLAG - 2)
+                        c = LR_ANOM_NLAG - 2;
+                    float fr = u - (float)c;
+                    if (fr > 1.0f)
+                        fr = 1.0f;
+                    int i0 = h - c < 0 ? h - c + LR_ANOM_NLAG : h - c;
+                    int i1 = i0 == 0 ? LR_ANOM_NLAG - 1 : i0 - 1;
+                    st->prof[i] = s.level + st->ring[i0] + fr * (st->ring[i1] - st->ring[i0]);
+                }
+            }
+        }
+    }
     float dr = r_s - s.r_mean;
     s.r_mean = s.r_mean + a_r * dr;
     s.r_var = (1.0f - a_r) * (s.r_var + a_r * dr * dr);
     s.r_s = r_s;
     s.n = n < LR_ANOM_W_RLONG ? n : LR_ANOM_W_RLONG;
-    *st = s;
+    st->k = s;
     return score;
+}
+
+/* One feature's step: the tick timescale on x, and every COARSE values the same step on their
+ * mean (the coarse timescale); the score is the larger of the tick score and the coarse one, which
+ * holds until the next coarse value. A slow drift or a lasting small shift that the per-tick noise
+ * hides stands out among the means, whose noise is sqrt(COARSE) times smaller while the shift is
+ * not; the coarse timescale's period search also reaches COARSE times longer periods. *lo, *hi are
+ * the tick timescale's. */
+LR_ANOM_FN float lr_anom_feature_step(struct lr_anom_fstate *st, float x, float *lo, float *hi)
+{
+    float score = lr_anom_tstep(&st->tick, x, lo, hi);
+    st->csum += x;
+    st->cn += 1.0f;
+    if (st->cn >= LR_ANOM_COARSE) {
+        float clo, chi;
+        st->cscore = lr_anom_tstep(&st->coarse, st->csum * (1.0f / LR_ANOM_COARSE), &clo, &chi);
+        st->csum = 0.0f;
+        st->cn = 0.0f;
+    }
+    return st->cscore > score ? st->cscore : score;
 }
 
 /* The open/rest state machine on a series' score: returns the new rest_left. Opens (rest_left
@@ -281,6 +669,9 @@ LR_ANOM_FN void lr_anom_series_step(struct lr_anom_sstate *ss, struct lr_anom_fs
         float x = in[f];
         if (x != x)
             continue; /* NaN: this feature's state stays as it was */
+        /* Beyond +-1e18 (and +-Inf) a value is clamped: the products and sums of the period
+         * search and the coarse means then stay finite, so no state turns Inf or NaN for good. */
+        x = x > 1e18f ? 1e18f : (x < -1e18f ? -1e18f : x);
         float lo, hi;
         float sc = lr_anom_feature_step(&fs[f], x, &lo, &hi);
         if (sc > best) {
