@@ -257,11 +257,13 @@ LR_ANOM_FN void lr_anom_cossin_turn(float p, float *c, float *s)
     int q = (int)q4;
     float a = (q4 - (float)q) * 1.57079633f; /* [0, pi/2) */
     float a2 = a * a;
-    float sa = a * (1.0f + a2 * (-1.0f / 6.0f + a2 * (1.0f / 120.0f + a2 * (-1.0f / 5040.0f +
-                                                                             a2 * (1.0f / 362880.0f)))));
-    float ca = 1.0f + a2 * (-0.5f + a2 * (1.0f / 24.0f + a2 * (-1.0f / 720.0f +
-                                                            a2 * (1.0f / 40320.0f +
-                                                                  a2 * (-1.0f / 3628800.0f)))));
+    float sa =
+        a * (1.0f + a2 * (-1.0f / 6.0f +
+                          a2 * (1.0f / 120.0f + a2 * (-1.0f / 5040.0f + a2 * (1.0f / 362880.0f)))));
+    float ca =
+        1.0f + a2 * (-0.5f + a2 * (1.0f / 24.0f +
+                                   a2 * (-1.0f / 720.0f +
+                                         a2 * (1.0f / 40320.0f + a2 * (-1.0f / 3628800.0f)))));
     q = q & 3;
     *c = q == 0 ? ca : (q == 1 ? -sa : (q == 2 ? -ca : sa));
     *s = q == 0 ? sa : (q == 1 ? ca : (q == 2 ? -sa : -ca));
@@ -276,8 +278,11 @@ LR_ANOM_FN float lr_anom_angle_turn(float y, float x)
     float t = mn / mx;
     float t2 = t * t;
     /* atan on [0, 1], in turns (Hastings' polynomial, error about 1e-5 rad) */
-    float r = t * (0.99997726f + t2 * (-0.33262347f + t2 * (0.19354346f + t2 * (-0.11643287f +
-                                                                                 t2 * (0.05265332f + t2 * (-0.01172120f)))))) *
+    float r = t *
+              (0.99997726f +
+               t2 * (-0.33262347f +
+                     t2 * (0.19354346f +
+                           t2 * (-0.11643287f + t2 * (0.05265332f + t2 * (-0.01172120f)))))) *
               0.159154943f;
     if (ay > ax)
         r = 0.25f - r;
@@ -583,7 +588,8 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
             s.cand = est;
             if (est > 0.0f && s.cand_n >= LR_ANOM_PER_STABLE &&
                 (s.per == 0.0f || fabsf(est - s.per) > 0.1f * s.per) &&
-                !(s.per > 0.0f && s.pn >= LR_ANOM_SEAS_MIN * s.per && s.sres < LR_ANOM_SEAS_GAIN * sc)) {
+                !(s.per > 0.0f && s.pn >= LR_ANOM_SEAS_MIN * s.per &&
+                  s.sres < LR_ANOM_SEAS_GAIN * sc)) {
                 /* Adopt: this value is phase 0; bin i's last occurrence was per (1 - i/NBIN)
                  * values ago, read from the block means (block c ago is centred (BLK-1)/2 +
                  * c BLK values ago). */
