@@ -5,7 +5,11 @@
  *
  * Usage: build/bench/anom_throughput [SECONDS_PER_ROW]   (default 2; run it pinned: taskset -c 0)
  * Prints one line per (device, series, features) and the reference; the ratio is the state,
- * input and output bytes each check touches, times checks/s, over memcpy's bytes/s. */
+ * input and output bytes each check touches on average, times checks/s, over memcpy's bytes/s.
+ * Per feature and value the step touches the tick timescale's scalars, the coarse timescale's
+ * once per COARSE values, each timescale's arrays (period search and profile) once per BLK
+ * values (the profile's few bins in between are left out), the coarse mean being made and the
+ * input. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,9 +82,14 @@ int main(int argc, char **argv)
                     printf("cuda: no device (not measured)\n");
                 break;
             }
-            double bytes = (double)nf * (sizeof(struct lr_anom_fstate) + sizeof(float)) +
-                           sizeof(struct lr_anom_sstate) + sizeof(struct lr_anom_out) +
-                           sizeof(uint32_t);
+            double ts = 1.0 + 1.0 / LR_ANOM_COARSE; /* timescales stepped per value */
+            double arrays = (double)(sizeof(struct lr_anom_tstate) - sizeof(struct lr_anom_fscal));
+            double feat =
+                ts * ((double)sizeof(struct lr_anom_fscal) + arrays / LR_ANOM_BLK) +
+                (double)(sizeof(struct lr_anom_fstate) - 2 * sizeof(struct lr_anom_tstate)) +
+                sizeof(float);
+            double bytes = (double)nf * feat + sizeof(struct lr_anom_sstate) +
+                           sizeof(struct lr_anom_out) + sizeof(uint32_t);
             printf("device %-24s series %6u features %u: %12.0f series-checks/s, %.1f ns each, "
                    "%.0f B touched each, ratio to memcpy %.4f\n",
                    name, ns, nf, r, 1e9 / r, bytes, r * bytes / (mc * 1e9));
