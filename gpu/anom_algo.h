@@ -291,6 +291,18 @@ LR_ANOM_FN float lr_anom_angle_turn(float y, float x)
     return y < 0.0f ? -r : r;
 }
 
+/* A new period's start: the profile's short error and the phase-locked loop's state. */
+LR_ANOM_FN void lr_anom_loop_reset(struct lr_anom_fscal *s)
+{
+    s->eres_s = 0.0f;
+    s->zr = 0.0f;
+    s->zi = 0.0f;
+    s->psi = 0.0f;
+    s->psi_ref = 0.0f;
+    s->pcyc = 0.0f;
+    s->slew = 0.0f;
+}
+
 /* One feature's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
  * expected for x before this tick. */
 LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, float *hi)
@@ -321,13 +333,7 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
         s.cand_n = 0.0f;
         s.pn = 0.0f;
         s.sres = 0.0f;
-        s.eres_s = 0.0f;
-        s.zr = 0.0f;
-        s.zi = 0.0f;
-        s.psi = 0.0f;
-        s.psi_ref = 0.0f;
-        s.pcyc = 0.0f;
-        s.slew = 0.0f;
+        lr_anom_loop_reset(&s);
         *lo = x;
         *hi = x;
         st->k = s;
@@ -601,13 +607,7 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                 s.ph = 1.0f / est;
                 s.pn = 0.0f;
                 s.sres = s.scale;
-                s.eres_s = 0.0f;
-                s.zr = 0.0f;
-                s.zi = 0.0f;
-                s.psi = 0.0f;
-                s.psi_ref = 0.0f;
-                s.pcyc = 0.0f;
-                s.slew = 0.0f;
+                lr_anom_loop_reset(&s);
                 for (int i = 0; i < LR_ANOM_NBIN; i++) {
                     float age = est * (1.0f - (float)i / (float)LR_ANOM_NBIN);
                     float u = (age - 0.5f * (float)(LR_ANOM_BLK - 1)) / (float)LR_ANOM_BLK;
