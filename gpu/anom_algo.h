@@ -38,6 +38,9 @@
  *      keep records in stationary noise from being flagged (both floors are about 2.4 sigma on
  *      white noise); the step floor keeps the margin at the noise's size on series whose level
  *      moves between regimes (cycles, on/off loads), where the deviation is far larger.
+ *      Before SPATIAL_WARMUP values (from WARMUP on) the margin is at least GROSS times the
+ *      range seen and GROSS_REL times the level: only a gross record counts while records of
+ *      noise are common.
  *   5. Flat check: once the feature has SPATIAL_WARMUP values, it scores 1 while the share of
  *      still steps (|step| within the scale floor) over the last W_FLAT ticks is above FLAT and
  *      its long-run share (W_LONG) is below FLAT_P: a series that nearly always moves has
@@ -109,6 +112,12 @@
 #endif
 #ifndef LR_ANOM_SPATIAL_ZD
 #define LR_ANOM_SPATIAL_ZD 2.2f /* typical steps: the other smallest margin (the lesser counts) */
+#endif
+#ifndef LR_ANOM_GROSS
+#define LR_ANOM_GROSS 2.0f /* widths of the range seen: the spatial check's margin in warm-up */
+#endif
+#ifndef LR_ANOM_GROSS_REL
+#define LR_ANOM_GROSS_REL 1.0f /* ... and times the level */
 #endif
 #ifndef LR_ANOM_SPATIAL_WARMUP
 #define LR_ANOM_SPATIAL_WARMUP 300.0f /* values before the spatial and flat checks apply */
@@ -442,7 +451,19 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
             tz = LR_ANOM_SPATIAL_Z * sc;
         if (tol < tz)
             tol = tz;
-        if (s.n >= LR_ANOM_SPATIAL_WARMUP && (x > s.hi + tol || x < s.lo - tol))
+        /* Before SPATIAL_WARMUP values, records of noise are common, so only a gross one
+         * counts: beyond the range seen by GROSS times its width and by GROSS_REL times the
+         * level (a value that more than doubles; a young series' drop is left to the
+         * likelihood). A young series' step (a new service whose latency jumps tenfold in its
+         * first minutes) is otherwise left to the likelihood, whose baseline the series' own
+         * start-up has widened. */
+        if (s.n < LR_ANOM_SPATIAL_WARMUP) {
+            float g = (s.hi - s.lo) * LR_ANOM_GROSS;
+            float gl = LR_ANOM_GROSS_REL * fabsf(s.level);
+            g = gl > g ? gl : g;
+            tol = g > tol ? g : tol;
+        }
+        if (x > s.hi + tol || x < s.lo - tol)
             score = 1.0f;
         /* Flat check: a feature that nearly always moves and has stopped (a stuck gauge, a
          * cycle that stalls). Sparse features (error counts, mostly equal values) have a high

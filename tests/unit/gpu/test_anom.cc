@@ -89,6 +89,18 @@ TEST(Anom, LevelShiftWithin20Ticks)
     EXPECT_LE(at, 20) << "a 4 sigma level shift (inside the range seen: the likelihood's work)";
 }
 
+// A young series (60 values: a service that just appeared, a disk just attached) whose value
+// jumps tenfold: beyond twice the range seen, so it opens on its first tick, long before the
+// spatial check's 300 values. Without that margin the likelihood alone, its baseline widened by
+// the series' own start, opened a sixteenfold step after 80 values of +-10 % noise in 7 of 200
+// seeds within 40 ticks (what test_host_anomaly.sh's young disk series ran into).
+TEST(Anom, TenfoldStepInAYoungSeriesAtOnce)
+{
+    Noise nz(11);
+    int at = first_open([&](int t) { return nz(t < 60 ? 100.0f : 1000.0f, 10.0f); }, 60, 40);
+    EXPECT_EQ(at, 0);
+}
+
 TEST(Anom, TenfoldLevelShiftAtOnce)
 {
     Noise nz(2);

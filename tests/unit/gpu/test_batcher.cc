@@ -204,7 +204,7 @@ std::vector<record> events(bh *h)
 }
 
 // Two series, one window each 100 ms; after a steady stretch (400 windows: past the detector's
-// 300-value warm-up of its range check; after 120 it took 6 windows) svc-a's latency rises
+// 300-value warm-up of its range check) svc-a's latency rises
 // tenfold and 30 % of its spans fail. It opens within 3 windows (svc-b never does), is published
 // and listed, and closes once it is back to normal.
 TEST(Batcher, AnomalyOpensIsPublishedAndCloses)
