@@ -8,8 +8,8 @@
 #   - no anomaly record for that series during the steady part;
 #   - a linerate.anomaly record (opened) for it reaches otlp_logs within 10 s of the change, with
 #     service.name linerate, span.kind host and anomaly.feature rate_per_s, the host's name in
-#     its resource (host.name), its value above 4 times the baseline's rate;
-#   - GET /anomalies lists it the same way;
+#     its resource (host.name);
+#   - GET /anomalies lists it the same way, with a value above 4 times the baseline's rate;
 #   - linerate_anomaly_host_samples_total counts the host samples.
 # Other host series (this machine's other disks) may open or not: the test names only its own.
 source "$(dirname "$0")/lib.sh"
@@ -83,14 +83,24 @@ for a in 'span.kind *host' 'anomaly.feature *rate_per_s' 'service.name *linerate
     "host.name *$(hostname)"; do
     echo "$rec" | grep -q "$a" || fail "the record lacks $a: $rec"
 done
-# The value (bytes per second in the opening window): the body says it as %.6g.
+# The value in the opening window (bytes per second; the body says it as %.6g). The window it
+# opened in can be one of the change's first, while the writer's first 64 KiB writes are still
+# slow (a dip); the series' value while it is open must be the new rate, checked below.
 value=$(echo "$rec" | sed -n 's/.*(host): \([0-9.e+]*\), expected.*/\1/p')
-awk -v v="$value" 'BEGIN { exit !(v > 4 * 40 * 4096) }' ||
-    fail "the opening value $value is not above 4 times the baseline's rate"
+echo "opening value $value (baseline $((40 * 4096)) B/s)"
 
-curl -sf "http://127.0.0.1:$ADMIN_PORT/anomalies" >"$WORK/open.json" || fail "GET /anomalies"
-grep -qF "\"service\":\"linerate\",\"operation\":\"$SERIES\",\"span_kind\":\"host\",\"feature\":\"rate_per_s\"" \
-    "$WORK/open.json" || fail "GET /anomalies does not list $SERIES: $(cat "$WORK/open.json")"
+# GET /anomalies lists it as a host series, and, within 5 s, with the latest window's value above
+# 4 times the baseline's rate.
+listed() {
+    curl -sf "http://127.0.0.1:$ADMIN_PORT/anomalies" >"$WORK/open.json" || return 1
+    grep -qF "\"service\":\"linerate\",\"operation\":\"$SERIES\",\"span_kind\":\"host\",\"feature\":\"rate_per_s\"" \
+        "$WORK/open.json" || return 1
+    local v
+    v=$(sed -n "s/.*\"operation\":\"$SERIES\",[^}]*\"value\":\([0-9.e+-]*\).*/\1/p" "$WORK/open.json")
+    awk -v v="$v" 'BEGIN { exit !(v > 4 * 40 * 4096) }'
+}
+within_ms 5000 listed ||
+    fail "GET /anomalies does not list $SERIES with a value above 4 times the baseline: $(cat "$WORK/open.json")"
 echo "GET /anomalies: $(cat "$WORK/open.json")"
 echo "host samples: $(metric linerate_anomaly_host_samples_total); late reads:" \
     "$(metric linerate_anomaly_host_late_total); series: $(metric linerate_anomaly_series)"
