@@ -21,10 +21,10 @@
  *   2b. Seasonal profile on a period found online: means of BLK values go into a ring of NLAG;
  *      each block updates the autocorrelations of their deviations at lags 0..NLAG-1 blocks, and
  *      the first lag that is a clear peak (above ACF_BAR, ACF_DIP above a shorter lag) found
- *      PER_STABLE blocks in a row is adopted as the period (BLK * LAG_MIN to BLK * (NLAG - 2)
- *      values: 32 to 480, whatever a tick is). An NBIN-bin phase profile over that period starts
- *      from the ring and learns each period's values; a phase-locked loop on the period's
- *      fundamental keeps phase and period in step with the series. Once the profile has learnt
+ *      PER_STABLE blocks in a row is adopted as the period (BLK * LAG_MIN to about
+ *      BLK * (NLAG - 2) values: 32 to about 490, whatever a tick is). An NBIN-bin phase profile
+ * over that period starts from the ring and learns each period's values; a phase-locked loop on the
+ * period's fundamental keeps phase and period in step with the series. Once the profile has learnt
  *      SEAS_MIN periods and its residual scale is below SEAS_GAIN of the level's deviation, its
  *      residual replaces the level in the point and level-shift terms: a cycle whose peak is
  *      missing or lower is surprising inside the range the cycle covers. Noise finds no period;
@@ -167,9 +167,6 @@
 #ifndef LR_ANOM_PER_STABLE
 #define LR_ANOM_PER_STABLE 16.0f /* blocks the same period must be found before it is adopted */
 #endif
-#ifndef LR_ANOM_SEAS_TOL
-#define LR_ANOM_SEAS_TOL 2 /* bins either side whose range is no error (0: none) */
-#endif
 #ifndef LR_ANOM_PLL_P
 #define LR_ANOM_PLL_P 0.5f /* share of the phase error corrected per period */
 #endif
@@ -300,6 +297,12 @@ LR_ANOM_FN float lr_anom_angle_turn(float y, float x)
     return y < 0.0f ? -r : r;
 }
 
+/* v clipped to [-lim, lim] (lim >= 0). */
+LR_ANOM_FN float lr_anom_clip(float v, float lim)
+{
+    return v > lim ? lim : (v < -lim ? -lim : v);
+}
+
 /* A new period's start: the profile's short error and the phase-locked loop's state. */
 LR_ANOM_FN void lr_anom_loop_reset(struct lr_anom_fscal *s)
 {
@@ -312,8 +315,8 @@ LR_ANOM_FN void lr_anom_loop_reset(struct lr_anom_fscal *s)
     s->slew = 0.0f;
 }
 
-/* One feature's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the range
- * expected for x before this tick. */
+/* One timescale's step: updates *st with x (not NaN) and returns its score; *lo, *hi get the
+ * range expected for x before this step. */
 LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, float *hi)
 {
     struct lr_anom_fscal s = st->k;
@@ -385,28 +388,21 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
         b1 = b0 + 1 == LR_ANOM_NBIN ? 0 : b0 + 1;
         float p0 = st->prof[b0], p1 = st->prof[b1];
         e = x - (p0 + fb * (p1 - p0));
-#if LR_ANOM_SEAS_TOL
-        /* Scored: the distance to the range of the two bins and SEAS_TOL - 1 more either side
-         * (the profile's own resolution), so that a sharp edge or a one-value spike narrower
-         * than a bin is not an error; the profile learns the interpolated error e. */
+        /* Scored: the distance to the range of the two bins and one more either side (the
+         * profile's own resolution), so that a sharp edge or a one-value spike narrower than a
+         * bin is not an error; the profile learns the interpolated error e. */
         float plo = p0 < p1 ? p0 : p1, phi = p0 < p1 ? p1 : p0;
-#if LR_ANOM_SEAS_TOL > 1
         float pa = st->prof[b0 == 0 ? LR_ANOM_NBIN - 1 : b0 - 1];
         float pb = st->prof[b1 + 1 == LR_ANOM_NBIN ? 0 : b1 + 1];
         plo = pa < plo ? pa : plo;
         phi = pa > phi ? pa : phi;
         plo = pb < plo ? pb : plo;
         phi = pb > phi ? pb : phi;
-#endif
         et = x > phi ? x - phi : (x < plo ? x - plo : 0.0f);
-#else
-        et = e;
-#endif
         sr = s.sres + floor;
         if (s.pn >= LR_ANOM_SEAS_MIN * s.per && s.sres < LR_ANOM_SEAS_GAIN * sc) {
             float lim_e = LR_ANOM_CLIP_S * sr;
-            float ee = et > lim_e ? lim_e : (et < -lim_e ? -lim_e : et);
-            float es = s.eres_s + a_s * (ee - s.eres_s);
+            float es = s.eres_s + a_s * (lr_anom_clip(et, lim_e) - s.eres_s);
             z_point = fabsf(et) / sr;
             z_level = fabsf(es) / sr;
         }
@@ -502,9 +498,8 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
         float lim_e = LR_ANOM_CLIP * sc; /* the level's clip: regular misfits count */
         s.sres = s.sres + a_e * ((ae > lim_e ? lim_e : ae) - s.sres);
         float lim_es = LR_ANOM_CLIP_S * sr;
-        float ets = et > lim_es ? lim_es : (et < -lim_es ? -lim_es : et);
-        s.eres_s = s.eres_s + a_s * (ets - s.eres_s);
-        float ee = e > lim_es ? lim_es : (e < -lim_es ? -lim_es : e);
+        s.eres_s = s.eres_s + a_s * (lr_anom_clip(et, lim_es) - s.eres_s);
+        float ee = lr_anom_clip(e, lim_es);
         float a_p = LR_ANOM_SEAS_ALPHA * (float)LR_ANOM_NBIN / s.per;
         if (a_p > LR_ANOM_SEAS_ALPHA)
             a_p = LR_ANOM_SEAS_ALPHA;
@@ -532,11 +527,7 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                 ep = ep > 0.5f ? ep - 1.0f : (ep < -0.5f ? ep + 1.0f : ep);
                 float dp = psi - s.psi;
                 dp = dp > 0.5f ? dp - 1.0f : (dp < -0.5f ? dp + 1.0f : dp);
-                float dd = LR_ANOM_PLL_F * dp + LR_ANOM_PLL_I * ep;
-                if (dd > LR_ANOM_PER_STEP)
-                    dd = LR_ANOM_PER_STEP;
-                if (dd < -LR_ANOM_PER_STEP)
-                    dd = -LR_ANOM_PER_STEP;
+                float dd = lr_anom_clip(LR_ANOM_PLL_F * dp + LR_ANOM_PLL_I * ep, LR_ANOM_PER_STEP);
                 s.per = s.per * (1.0f - dd);
                 if (s.per < (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK))
                     s.per = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
@@ -598,11 +589,7 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                     if (est == 0.0f && r > LR_ANOM_ACF_BAR && r >= rp && r > rn &&
                         r - rmin > LR_ANOM_ACF_DIP) {
                         float den = rp - 2.0f * r + rn;
-                        float dl = den < 0.0f ? 0.5f * (rp - rn) / den : 0.0f;
-                        if (dl > 0.5f)
-                            dl = 0.5f;
-                        if (dl < -0.5f)
-                            dl = -0.5f;
+                        float dl = lr_anom_clip(den < 0.0f ? 0.5f * (rp - rn) / den : 0.0f, 0.5f);
                         est = ((float)k + dl) * (float)LR_ANOM_BLK;
                     }
                     rp = r;
@@ -617,11 +604,10 @@ LR_ANOM_FN float lr_anom_tstep(struct lr_anom_tstate *st, float x, float *lo, fl
                 (s.per == 0.0f || fabsf(est - s.per) > 0.1f * s.per) &&
                 !(s.per > 0.0f && s.pn >= LR_ANOM_SEAS_MIN * s.per &&
                   s.sres < LR_ANOM_SEAS_GAIN * sc)) {
-                /* Adopt: this value is phase 0; bin i's last occurrence was per (1 - i/NBIN)
-                 * values ago, read from the block means (block c ago is centred (BLK-1)/2 +
-                 * c BLK values ago). */
-                /* Within the bounds the phase-locked loop keeps (a parabola's refinement can
-                 * put the estimate below the shortest lag). */
+                /* Adopt, within the bounds the phase-locked loop keeps (the parabola can put the
+                 * estimate below the shortest lag): this value is phase 0; bin i's last
+                 * occurrence was per (1 - i/NBIN) values ago, read from the block means (block c
+                 * ago is centred (BLK-1)/2 + c BLK values ago). */
                 if (est < (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK))
                     est = (float)(LR_ANOM_LAG_MIN * LR_ANOM_BLK);
                 s.per = est;
